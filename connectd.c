@@ -1,0 +1,230 @@
+/*
+ * connectd: an HTTP CONNECT proxy for one connection.  A launcher (systemd
+ * with Accept=yes, inetd, xinetd, a UCSPI server) hands over an accepted
+ * client; connectd reads the request, checks it, dials the target, answers,
+ * relays until both directions are done, logs one line and exits.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "dial.h"
+#include "launch.h"
+#include "log.h"
+#include "options.h"
+#include "relay.h"
+#include "reply.h"
+#include "request.h"
+#include "util.h"
+
+#define EXIT_USAGE 2
+#define REPLY_WRITE_MS 5000 /* to write our answer to a slow reader */
+#define LINGER_MS 2000 /* to drain a refused client's input */
+
+/* One connection, from accept to the log line. */
+struct session {
+	struct launch client;
+	struct options opt;
+	struct request req;
+	struct dial_result dial;
+	struct relay_result relay;
+	struct log_record rec;
+	char head[REQ_HEAD_MAX]; /* the request head and early bytes */
+	size_t head_got;
+	int64_t start_ms;
+};
+
+/*
+ * Reads until req_parse() has a verdict, the client closes, or the request
+ * deadline passes.  Returns the parser's outcome, OUT_INCOMPLETE for an EOF
+ * mid-head, OUT_REQUEST_TIMEOUT, or OUT_NO_REQUEST when not one byte came
+ * (then s->rec.end says why).
+ */
+static enum outcome
+read_request(struct session *s, int64_t deadline)
+{
+	struct pollfd pfd = { .fd = s->client.in_fd, .events = POLLIN };
+
+	for (;;) {
+		ssize_t n = read(s->client.in_fd, s->head + s->head_got,
+		    sizeof(s->head) - s->head_got);
+		enum outcome o;
+		int rc;
+
+		if (n > 0) {
+			s->head_got += (size_t)n;
+			o = req_parse(s->head, s->head_got, &s->req);
+			if (o != OUT_INCOMPLETE)
+				return o;
+			continue;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			s->rec.end = n == 0 ? "eof" : "client_reset";
+			return s->head_got > 0 ? OUT_INCOMPLETE
+					       : OUT_NO_REQUEST;
+		}
+		if (errno == EINTR)
+			continue;
+		rc = poll(&pfd, 1, util_poll_timeout(deadline));
+		if (rc == 0) {
+			s->rec.end = "timeout";
+			return s->head_got > 0 ? OUT_REQUEST_TIMEOUT
+					       : OUT_NO_REQUEST;
+		}
+		if (rc == -1 && errno != EINTR)
+			return OUT_INTERNAL_ERROR;
+	}
+}
+
+/* Checks and dials the parsed request; OUT_OK leaves s->dial.fd connected. */
+static enum outcome
+check_and_dial(struct session *s)
+{
+	int64_t t0;
+	enum outcome o;
+
+	if ((o = policy_check_port(&s->opt.policy, s->req.port)) != OUT_OK)
+		return o;
+	t0 = util_now_ms();
+	o = dial_connect(s->req.host, s->req.port,
+	    s->req.host_kind != REQ_HOST_NAME, t0 + s->opt.connect_timeout_ms,
+	    &s->dial);
+	s->rec.connect_ms = util_now_ms() - t0;
+	s->rec.tried = s->dial.tried;
+	return o;
+}
+
+static void
+set_nodelay(int fd)
+{
+	int on = 1;
+
+	/* The relay writes what it reads; Nagle would only add latency. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
+/* Answers 200 and relays until the tunnel ends. */
+static void
+run_tunnel(struct session *s)
+{
+	struct relay_ends ends = {
+		.client_in = s->client.in_fd,
+		.client_out = s->client.out_fd,
+		.target = s->dial.fd,
+	};
+	int64_t lifetime = -1;
+
+	util_sockaddr_text(
+	    (struct sockaddr *)&s->dial.addr, s->rec.addr, sizeof(s->rec.addr));
+	if (reply_ok(s->client.out_fd, util_now_ms() + REPLY_WRITE_MS) == -1) {
+		s->rec.end = "client_gone";
+		return;
+	}
+	s->rec.status = 200;
+	if (s->client.is_socket)
+		set_nodelay(s->client.in_fd);
+	set_nodelay(s->dial.fd);
+	if (s->opt.max_lifetime_ms > 0)
+		lifetime = util_now_ms() + s->opt.max_lifetime_ms;
+	relay_run(&ends, s->head + s->req.head_len,
+	    s->head_got - s->req.head_len, s->opt.idle_timeout_ms, lifetime,
+	    &s->relay);
+	s->rec.up = s->relay.up;
+	s->rec.down = s->relay.down;
+	s->rec.end = s->relay.end;
+	s->rec.closed_by = s->relay.closed_by;
+}
+
+/* Sends the error answer for o, then closes the client gracefully. */
+static void
+refuse(struct session *s, enum outcome o)
+{
+	int64_t now = util_now_ms();
+
+	s->rec.status = reply_status(o);
+	if (s->rec.status == 0)
+		return;
+	if (reply_error(s->client.out_fd, o, now + REPLY_WRITE_MS) == -1) {
+		s->rec.end = "client_gone";
+		return;
+	}
+	reply_linger(s->client.in_fd, s->client.out_fd, now + LINGER_MS);
+}
+
+/* Starts the record: who, and (once parsed) where to. */
+static void
+record_begin(struct session *s)
+{
+	memset(&s->rec, 0, sizeof(s->rec));
+	util_strlcpy(s->rec.client, s->client.client, sizeof(s->rec.client));
+	util_strlcpy(s->rec.addr, "-", sizeof(s->rec.addr));
+	s->rec.connect_ms = -1;
+}
+
+static int
+serve(struct session *s)
+{
+	enum outcome o;
+
+	record_begin(s);
+	if (util_set_nonblock(s->client.in_fd) == -1 ||
+	    util_set_nonblock(s->client.out_fd) == -1) {
+		log_warn("client fd");
+		return EXIT_FAILURE;
+	}
+	o = read_request(s, s->start_ms + s->opt.request_timeout_ms);
+	s->rec.target = s->req.target;
+	s->rec.target_len = s->req.target_len;
+	if (o == OUT_OK)
+		o = check_and_dial(s);
+	s->rec.reason = reply_reason(o);
+	if (o == OUT_OK)
+		run_tunnel(s);
+	else
+		refuse(s, o);
+	if (s->dial.fd != -1)
+		close(s->dial.fd);
+	s->rec.duration_ms = util_now_ms() - s->start_ms;
+	log_record(&s->rec);
+	return o == OUT_INTERNAL_ERROR ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct session s;
+	char err[256];
+	int stderr_closed;
+
+	s.start_ms = util_now_ms();
+	s.dial.fd = -1;
+	signal(SIGPIPE, SIG_IGN);
+	stderr_closed = launch_guard_std_fds();
+	log_init(stderr_closed || launch_stderr_is_client());
+	switch (options_parse(argc, argv, &s.opt, err, sizeof(err))) {
+	case OPTIONS_RUN:
+		break;
+	case OPTIONS_EXIT:
+		return EXIT_SUCCESS;
+	case OPTIONS_USAGE:
+		log_warnx("%s (see connectd --help)", err);
+		return EXIT_USAGE;
+	}
+	switch (launch_detect(&s.client, err, sizeof(err))) {
+	case LAUNCH_OK:
+		break;
+	case LAUNCH_CLIENT_GONE:
+		return EXIT_SUCCESS;
+	case LAUNCH_USAGE:
+		log_warnx("%s", err);
+		return EXIT_USAGE;
+	}
+	return serve(&s);
+}

@@ -1,0 +1,35 @@
+/*
+ * Dialling the target: resolve, then race non-blocking connects to every
+ * address, staggered and interleaved by family as RFC 8305 section 5
+ * describes, all under one deadline.  No logging: the caller gets an outcome
+ * and a record of every attempt.
+ */
+#ifndef CONNECTD_DIAL_H
+#define CONNECTD_DIAL_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "outcome.h"
+
+#define DIAL_MAX_ADDRS 16 /* addresses tried at most */
+#define DIAL_ATTEMPT_DELAY_MS 250 /* RFC 8305 section 5 */
+#define DIAL_TRIED_MAX 640
+
+struct dial_result {
+	int fd; /* connected, non-blocking; -1 on failure */
+	struct sockaddr_storage addr; /* the address that connected */
+	char tried[DIAL_TRIED_MAX]; /* "addr=result,..." for the log */
+};
+
+/*
+ * Connects to host (a name, or an address literal when numeric) on port,
+ * giving up at deadline (a util_now_ms() value).  Returns OUT_OK with
+ * res->fd connected and owned by the caller, or OUT_DNS_ERROR,
+ * OUT_CONNECTION_REFUSED, OUT_DESTINATION_UNREACHABLE,
+ * OUT_CONNECTION_TIMEOUT or OUT_RESOURCES_EXHAUSTED with res->fd -1.
+ */
+enum outcome dial_connect(const char *host, unsigned int port, int numeric,
+    int64_t deadline, struct dial_result *res);
+
+#endif

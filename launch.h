@@ -1,0 +1,51 @@
+/*
+ * Finding the client: which launcher started us (systemd Accept=yes, an
+ * inetd-style socket on fd 0, or a UCSPI server with fds 0 and 1), and who
+ * is on the other end.  Nothing here logs; errors come back as text.
+ */
+#ifndef CONNECTD_LAUNCH_H
+#define CONNECTD_LAUNCH_H
+
+#include <stddef.h>
+
+#include "log.h"
+
+enum launch_mode {
+	LAUNCH_SYSTEMD, /* LISTEN_FDS, connection on fd 3 */
+	LAUNCH_INETD, /* connection on fd 0 */
+	LAUNCH_UCSPI, /* PROTO set, fd 0 in, fd 1 out */
+};
+
+enum launch_status {
+	LAUNCH_OK,
+	LAUNCH_CLIENT_GONE, /* the client left before we looked */
+	LAUNCH_USAGE, /* not started by a launcher we know */
+};
+
+struct launch {
+	enum launch_mode mode;
+	int in_fd, out_fd;
+	int is_socket;
+	char client[LOG_ADDR_MAX];
+};
+
+/*
+ * Makes sure fds 0-2 are open (on /dev/null if they were closed), so no
+ * socket we open later can land on a standard fd.  Returns 1 when fd 2 was
+ * closed, 0 otherwise.
+ */
+int launch_guard_std_fds(void);
+
+/*
+ * Reports whether fd 2 is unsafe for logging: a network socket, or the same
+ * socket as fd 0 or the systemd fd 3, as under inetd and xinetd.
+ */
+int launch_stderr_is_client(void);
+
+/*
+ * Detects the launcher and fills in l.  Returns LAUNCH_OK, or
+ * LAUNCH_CLIENT_GONE (exit quietly), or LAUNCH_USAGE with a message in err.
+ */
+enum launch_status launch_detect(struct launch *l, char *err, size_t errsize);
+
+#endif

@@ -1,0 +1,90 @@
+/*
+ * Log sink and the per-connection record line.  Nothing here ever writes to
+ * a socket connectd serves: when stderr is the client (inetd hands the same
+ * socket out as fds 0, 1 and 2), every line goes to syslog instead.
+ */
+#include "log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "util.h"
+
+#define LOG_LINE_MAX 1024
+#define LOG_TARGET_MAX 300 /* escaped and clipped target text */
+
+static int log_to_syslog;
+
+void
+log_init(int to_syslog)
+{
+	log_to_syslog = to_syslog;
+	if (to_syslog)
+		openlog("connectd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+static void
+log_emit(int priority, const char *line)
+{
+	if (log_to_syslog)
+		syslog(priority, "%s", line);
+	else
+		fprintf(stderr, "connectd: %s\n", line);
+}
+
+static void
+log_vwrite(int priority, const char *suffix, const char *fmt, va_list ap)
+{
+	char line[LOG_LINE_MAX];
+	int n;
+
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	if (n >= 0 && suffix != NULL && (size_t)n < sizeof(line))
+		snprintf(line + n, sizeof(line) - (size_t)n, ": %s", suffix);
+	log_emit(priority, line);
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	const char *err = strerror(errno);
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_WARNING, err, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_WARNING, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_record(const struct log_record *r)
+{
+	char target[LOG_TARGET_MAX], line[LOG_LINE_MAX];
+
+	if (r->target != NULL)
+		util_escape(target, sizeof(target), r->target, r->target_len);
+	else
+		util_strlcpy(target, "-", sizeof(target));
+	snprintf(line, sizeof(line),
+	    "client=%s target=%s addr=%s status=%d reason=%s up=%" PRIu64
+	    " down=%" PRIu64 " connect_ms=%" PRId64 " duration_ms=%" PRId64
+	    " end=%s closed_by=%s tried=%s",
+	    r->client, target, r->addr, r->status, r->reason, r->up, r->down,
+	    r->connect_ms, r->duration_ms, r->end != NULL ? r->end : "-",
+	    r->closed_by != NULL ? r->closed_by : "-",
+	    r->tried != NULL && r->tried[0] != '\0' ? r->tried : "-");
+	log_emit(LOG_INFO, line);
+}

@@ -1,0 +1,132 @@
+/*
+ * Command-line parsing.  Each value is parsed with its bounds, and a bad one
+ * is reported with the option's name, as OpenBSD nc does.
+ */
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util.h"
+
+#define OPTIONS_MAX_SECONDS (7 * 24 * 3600) /* a week */
+
+static const char options_usage[] =
+    "usage: connectd [-hV] [-c seconds] [-i seconds] [-l seconds] "
+    "[-p list] [-r seconds]\n"
+    "\n"
+    "HTTP CONNECT proxy for one connection handed over by systemd\n"
+    "(Accept=yes), inetd, xinetd or a UCSPI server.\n"
+    "\n"
+    "  -p, --allow-port LIST        ports clients may reach, e.g. "
+    "443,8443,1000-2000\n"
+    "                               (default 443; repeat to add)\n"
+    "  -r, --request-timeout SECS   deadline for the request head "
+    "(default 30)\n"
+    "  -c, --connect-timeout SECS   deadline to resolve and connect "
+    "(default 10)\n"
+    "  -i, --idle-timeout SECS      end a tunnel idle this long "
+    "(default 600, 0 off)\n"
+    "  -l, --max-lifetime SECS      end any tunnel after this long "
+    "(default 0, off)\n"
+    "  -h, --help                   show this help and exit\n"
+    "  -V, --version                show the version and exit\n";
+
+static const struct option options_long[] = {
+	{ "allow-port", required_argument, NULL, 'p' },
+	{ "request-timeout", required_argument, NULL, 'r' },
+	{ "connect-timeout", required_argument, NULL, 'c' },
+	{ "idle-timeout", required_argument, NULL, 'i' },
+	{ "max-lifetime", required_argument, NULL, 'l' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char *
+options_name(int c)
+{
+	size_t i;
+
+	for (i = 0; options_long[i].name != NULL; i++)
+		if (options_long[i].val == c)
+			return options_long[i].name;
+	return "?";
+}
+
+/* Parses a duration; zero is allowed only where it means "off". */
+static int
+options_seconds(const char *arg, int zero_ok, int64_t *out)
+{
+	if (util_parse_seconds(arg, (int64_t)OPTIONS_MAX_SECONDS * 1000, out) ==
+	    -1)
+		return -1;
+	if (*out == 0 && !zero_ok) {
+		errno = ERANGE;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+options_apply(int c, const char *arg, struct options *opt)
+{
+	switch (c) {
+	case 'p':
+		return policy_add_ports(&opt->policy, arg);
+	case 'r':
+		return options_seconds(arg, 0, &opt->request_timeout_ms);
+	case 'c':
+		return options_seconds(arg, 0, &opt->connect_timeout_ms);
+	case 'i':
+		return options_seconds(arg, 1, &opt->idle_timeout_ms);
+	case 'l':
+		return options_seconds(arg, 1, &opt->max_lifetime_ms);
+	}
+	errno = EINVAL;
+	return -1;
+}
+
+enum options_status
+options_parse(
+    int argc, char **argv, struct options *opt, char *err, size_t errsize)
+{
+	int c;
+
+	memset(opt, 0, sizeof(*opt));
+	opt->request_timeout_ms = 30 * 1000;
+	opt->connect_timeout_ms = 10 * 1000;
+	opt->idle_timeout_ms = 600 * 1000;
+	policy_init(&opt->policy);
+	opterr = 0;
+	while ((c = getopt_long(
+		    argc, argv, ":c:hi:l:p:r:V", options_long, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(options_usage, stdout);
+			return OPTIONS_EXIT;
+		}
+		if (c == 'V') {
+			puts("connectd " CONNECTD_VERSION);
+			return OPTIONS_EXIT;
+		}
+		if (c == '?' || c == ':') {
+			snprintf(err, errsize, "%s option: %s",
+			    c == ':' ? "missing value for" : "unknown",
+			    argv[optind - 1]);
+			return OPTIONS_USAGE;
+		}
+		if (options_apply(c, optarg, opt) == -1) {
+			snprintf(err, errsize, "--%s %s: %s", options_name(c),
+			    optarg,
+			    errno == ERANGE ? "out of range" : "invalid value");
+			return OPTIONS_USAGE;
+		}
+	}
+	if (optind < argc) {
+		snprintf(err, errsize, "unexpected argument: %s", argv[optind]);
+		return OPTIONS_USAGE;
+	}
+	return OPTIONS_RUN;
+}

@@ -1,0 +1,35 @@
+/*
+ * The command line: every option, its bounds and its default, parsed into
+ * one struct that the rest of connectd reads.
+ */
+#ifndef CONNECTD_OPTIONS_H
+#define CONNECTD_OPTIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
+
+struct options {
+	int64_t request_timeout_ms;
+	int64_t connect_timeout_ms;
+	int64_t idle_timeout_ms; /* 0: none */
+	int64_t max_lifetime_ms; /* 0: none */
+	struct policy policy;
+};
+
+enum options_status {
+	OPTIONS_RUN,
+	OPTIONS_EXIT, /* --help or --version was answered */
+	OPTIONS_USAGE, /* a bad option; message in err */
+};
+
+/*
+ * Parses argv into opt.  --help and --version print to stdout and return
+ * OPTIONS_EXIT; a bad option or value returns OPTIONS_USAGE with a message
+ * naming the option in err (of errsize bytes).
+ */
+enum options_status options_parse(
+    int argc, char **argv, struct options *opt, char *err, size_t errsize);
+
+#endif

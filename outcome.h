@@ -1,0 +1,36 @@
+/*
+ * Every way a connection can end before or at the tunnel, as one enum.  The
+ * parser, the policy and the dialer return these; reply.c maps each to its
+ * HTTP status, reason key and RFC 9209 Proxy-Status error type in one table.
+ */
+#ifndef CONNECTD_OUTCOME_H
+#define CONNECTD_OUTCOME_H
+
+enum outcome {
+	OUT_OK, /* tunnel established: 200 */
+	OUT_INCOMPLETE, /* parser wants more; as an answer: EOF mid-head */
+	OUT_NO_REQUEST, /* client closed or timed out before any byte */
+	OUT_BAD_REQUEST_LINE,
+	OUT_BAD_TARGET,
+	OUT_BAD_PORT,
+	OUT_BAD_HEADER,
+	OUT_BAD_HOST,
+	OUT_REQUEST_CONTENT,
+	OUT_METHOD_NOT_ALLOWED,
+	OUT_METHOD_NOT_IMPLEMENTED,
+	OUT_VERSION_NOT_SUPPORTED,
+	OUT_TARGET_TOO_LONG,
+	OUT_FIELD_TOO_LONG,
+	OUT_TOO_MANY_FIELDS,
+	OUT_HEAD_TOO_LARGE,
+	OUT_REQUEST_TIMEOUT,
+	OUT_PORT_NOT_ALLOWED,
+	OUT_DNS_ERROR,
+	OUT_CONNECTION_REFUSED,
+	OUT_DESTINATION_UNREACHABLE,
+	OUT_CONNECTION_TIMEOUT,
+	OUT_RESOURCES_EXHAUSTED,
+	OUT_INTERNAL_ERROR,
+};
+
+#endif

@@ -1,0 +1,165 @@
+/*
+ * The outcome table and the bytes connectd ever writes to a client on its
+ * own behalf.  A status line, a few fixed fields and a one-line body: the
+ * only text a client gets that did not come from its target.
+ */
+#include "reply.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define LINGER_MAX_BYTES (256 * 1024)
+
+struct reply_entry {
+	int status;
+	const char *phrase;
+	const char *reason; /* our key: body and log */
+	const char *rfc9209; /* Proxy-Status error type */
+	const char *text; /* human text after the key in the body */
+};
+
+/* Indexed by enum outcome; reply_entry_for() checks every index exists. */
+static const struct reply_entry reply_table[] = {
+	[OUT_OK] = { 200, "Connection established", "ok", NULL, NULL },
+	[OUT_INCOMPLETE] = { 400, "Bad Request", "incomplete_request",
+	    "http_request_error", "the request head ended early" },
+	[OUT_NO_REQUEST] = { 0, NULL, "no_request", NULL, NULL },
+	[OUT_BAD_REQUEST_LINE] = { 400, "Bad Request", "bad_request_line",
+	    "http_request_error", "malformed request line" },
+	[OUT_BAD_TARGET] = { 400, "Bad Request", "bad_target",
+	    "http_request_error", "the target must be host:port" },
+	[OUT_BAD_PORT] = { 400, "Bad Request", "bad_port", "http_request_error",
+	    "the target port must be 1-65535" },
+	[OUT_BAD_HEADER] = { 400, "Bad Request", "bad_header",
+	    "http_request_error", "malformed header field" },
+	[OUT_BAD_HOST] = { 400, "Bad Request", "bad_host", "http_request_error",
+	    "missing, repeated or invalid Host" },
+	[OUT_REQUEST_CONTENT] = { 400, "Bad Request", "request_content",
+	    "http_request_error", "a CONNECT request has no content" },
+	[OUT_METHOD_NOT_ALLOWED] = { 405, "Method Not Allowed",
+	    "method_not_allowed", "http_request_error",
+	    "this proxy only tunnels with CONNECT" },
+	[OUT_METHOD_NOT_IMPLEMENTED] = { 501, "Not Implemented",
+	    "method_not_implemented", "http_request_error", "unknown method" },
+	[OUT_VERSION_NOT_SUPPORTED] = { 505, "HTTP Version Not Supported",
+	    "version_not_supported", "http_request_error",
+	    "only HTTP/1.0 and HTTP/1.1 are spoken" },
+	[OUT_TARGET_TOO_LONG] = { 414, "URI Too Long", "target_too_long",
+	    "http_request_error", "the request target is too long" },
+	[OUT_FIELD_TOO_LONG] = { 431, "Request Header Fields Too Large",
+	    "field_too_long", "http_request_error",
+	    "a header field line is too long" },
+	[OUT_TOO_MANY_FIELDS] = { 431, "Request Header Fields Too Large",
+	    "too_many_fields", "http_request_error", "too many header fields" },
+	[OUT_HEAD_TOO_LARGE] = { 431, "Request Header Fields Too Large",
+	    "head_too_large", "http_request_error",
+	    "the request head is too large" },
+	[OUT_REQUEST_TIMEOUT] = { 408, "Request Timeout", "request_timeout",
+	    "http_request_error", "the request head took too long" },
+	[OUT_PORT_NOT_ALLOWED] = { 403, "Forbidden", "port_not_allowed",
+	    "http_request_denied", "the destination port is not allowed" },
+	[OUT_DNS_ERROR] = { 502, "Bad Gateway", "dns_error", "dns_error",
+	    "the destination name does not resolve" },
+	[OUT_CONNECTION_REFUSED] = { 502, "Bad Gateway", "connection_refused",
+	    "connection_refused", "the destination refused the connection" },
+	[OUT_DESTINATION_UNREACHABLE] = { 502, "Bad Gateway",
+	    "destination_unreachable", "destination_ip_unroutable",
+	    "the destination is unreachable" },
+	[OUT_CONNECTION_TIMEOUT] = { 504, "Gateway Timeout",
+	    "connection_timeout", "connection_timeout",
+	    "the destination did not answer in time" },
+	[OUT_RESOURCES_EXHAUSTED] = { 503, "Service Unavailable",
+	    "resources_exhausted", "proxy_internal_error",
+	    "the proxy is out of resources" },
+	[OUT_INTERNAL_ERROR] = { 500, "Internal Server Error", "internal_error",
+	    "proxy_internal_error", "the proxy failed" },
+};
+
+static const struct reply_entry *
+reply_entry_for(enum outcome o)
+{
+	if ((size_t)o >= NELEM(reply_table) || reply_table[o].reason == NULL)
+		return &reply_table[OUT_INTERNAL_ERROR];
+	return &reply_table[o];
+}
+
+int
+reply_status(enum outcome o)
+{
+	return reply_entry_for(o)->status;
+}
+
+const char *
+reply_reason(enum outcome o)
+{
+	return reply_entry_for(o)->reason;
+}
+
+int
+reply_ok(int fd, int64_t deadline)
+{
+	static const char ok[] = "HTTP/1.1 200 Connection established\r\n"
+				 "Proxy-Agent: connectd/" CONNECTD_VERSION
+				 "\r\n\r\n";
+
+	return util_write_all(fd, ok, sizeof(ok) - 1, deadline);
+}
+
+int
+reply_error(int fd, enum outcome o, int64_t deadline)
+{
+	const struct reply_entry *e = reply_entry_for(o);
+	char body[160], head[512];
+	int blen, hlen;
+
+	if (e->status == 0)
+		return 0;
+	blen = snprintf(body, sizeof(body), "%s: %s\n", e->reason, e->text);
+	/* RFC 9209 section 2.1.1: details is a String; our keys need no escaping. */
+	hlen = snprintf(head, sizeof(head),
+	    "HTTP/1.1 %d %s\r\n"
+	    "Proxy-Agent: connectd/" CONNECTD_VERSION "\r\n"
+	    "Proxy-Status: connectd; error=%s; details=\"%s\"\r\n"
+	    "%s"
+	    "Content-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Length: %d\r\n"
+	    "Connection: close\r\n\r\n",
+	    e->status, e->phrase, e->rfc9209, e->reason,
+	    o == OUT_METHOD_NOT_ALLOWED ? "Allow: CONNECT\r\n" : "", blen);
+	if (util_write_all(fd, head, (size_t)hlen, deadline) == -1)
+		return -1;
+	return util_write_all(fd, body, (size_t)blen, deadline);
+}
+
+void
+reply_linger(int in_fd, int out_fd, int64_t deadline)
+{
+	struct pollfd pfd = { .fd = in_fd, .events = POLLIN };
+	char sink[4096];
+	size_t total = 0;
+
+	if (in_fd == out_fd)
+		shutdown(out_fd, SHUT_WR);
+	else
+		close(out_fd);
+	while (total < LINGER_MAX_BYTES) {
+		ssize_t n;
+		int r = poll(&pfd, 1, util_poll_timeout(deadline));
+
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n = read(in_fd, sink, sizeof(sink));
+		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			break;
+		total += (size_t)n;
+	}
+}

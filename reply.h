@@ -1,0 +1,38 @@
+/*
+ * Answers to the client: the 200 that opens a tunnel, and error responses
+ * built from the outcome table, followed by a lingering close.
+ */
+#ifndef CONNECTD_REPLY_H
+#define CONNECTD_REPLY_H
+
+#include <stdint.h>
+
+#include "outcome.h"
+
+/* The HTTP status for outcome o; 0 for outcomes that are never answered. */
+int reply_status(enum outcome o);
+
+/* The short reason key for o, as in the body and the log ("dns_error"). */
+const char *reply_reason(enum outcome o);
+
+/*
+ * Writes "HTTP/1.1 200 Connection established" with Proxy-Agent to fd, all
+ * of it, by deadline.  Returns 0 or -1 with errno.
+ */
+int reply_ok(int fd, int64_t deadline);
+
+/*
+ * Writes the error response for o (nothing if reply_status(o) is 0) to fd
+ * by deadline.  Returns 0 or -1 with errno.
+ */
+int reply_error(int fd, enum outcome o, int64_t deadline);
+
+/*
+ * Lingering close of the client after an error response: shuts down our
+ * write side (or closes out_fd when it is not in_fd, a pipe), then reads and
+ * discards input until EOF, a bounded byte count or the deadline, so the
+ * client reads the response instead of a reset caused by unread data.
+ */
+void reply_linger(int in_fd, int out_fd, int64_t deadline);
+
+#endif

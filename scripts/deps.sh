@@ -1,0 +1,35 @@
+#!/bin/sh
+# Installs the Debian packages a profile needs, only those missing, and only
+# as root; otherwise prints the exact apt-get line and fails.
+#   scripts/deps.sh build   compiler, libsystemd, systemd-socket-activate
+#   scripts/deps.sh check   build + everything the test suite talks to
+set -eu
+
+build="gcc make pkg-config libc6-dev libsystemd-dev systemd"
+check="$build bats curl openssl netcat-openbsd python3 xinetd ucspi-tcp
+	mandoc clang valgrind iproute2 procps util-linux"
+
+case "${1:-}" in
+build) want=$build ;;
+check) want=$check ;;
+*) echo "usage: scripts/deps.sh build|check" >&2; exit 2 ;;
+esac
+
+missing=
+for p in $want; do
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$status" = installed ] || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+line="apt-get install -y --no-install-recommends$missing"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "connectd needs these Debian packages; as root run:" >&2
+	echo "  $line" >&2
+	exit 1
+fi
+echo "installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine has no package lists yet; refresh them once.
+apt-get update -qq </dev/null
+$line -qq </dev/null
