@@ -28,9 +28,18 @@ endif
 # The six steps, in order: launch, request, policy, dial, reply, relay, log.
 OBJS = connectd.o options.o launch.o request.o policy.o dial.o reply.o \
 	relay.o log.o util.o
+SRCS = $(OBJS:.o=.c)
 HDRS = $(wildcard *.h)
+# Unit tests and the fuzz corpus replay, built with the ordinary compiler.
+TEST_BINS = tests/unit/request_test fuzz/replay_request
+FUZZ_TARGETS = request
+FUZZ_RUNS ?= 10000000
+FUZZ_CC ?= clang
+SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
 
-.PHONY: all run check deps-build deps-check install uninstall lint clean
+.PHONY: all run check check-asan deps-build deps-check install uninstall \
+	lint fuzz clean
 
 all: connectd
 
@@ -52,9 +61,41 @@ run: deps-build
 	@echo "connectd on 127.0.0.1:$(PORT); try: curl -x http://127.0.0.1:$(PORT) https://example.org/"
 	exec systemd-socket-activate --accept -l 127.0.0.1:$(PORT) ./connectd
 
+tests/unit/request_test: tests/unit/request_test.c request.o reply.o util.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+fuzz/replay_request: fuzz/replay.c fuzz/fuzz_request.c request.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
 check: deps-check
-	@$(MAKE) --no-print-directory connectd
+	@$(MAKE) --no-print-directory connectd $(TEST_BINS)
 	@tests/run
+
+# The whole suite against a build with AddressSanitizer and UBSan.
+build-asan/connectd: $(SRCS) $(HDRS)
+	@mkdir -p build-asan
+	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g $(SAN_FLAGS) \
+		$(shell $(PKG_CONFIG) --cflags libsystemd 2>/dev/null) \
+		-o $@ $(SRCS) $(LDLIBS)
+
+check-asan: deps-check
+	@$(MAKE) --no-print-directory build-asan/connectd $(TEST_BINS)
+	@CONNECTD=$(CURDIR)/build-asan/connectd tests/run
+
+# Long fuzzing runs (clang's libFuzzer), outside CI.  New finds go to
+# build-fuzz/; copy any crash into fuzz/corpus/ with its fix.
+build-fuzz/fuzz_%: fuzz/fuzz_%.c $(SRCS) $(HDRS)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer \
+		$(SAN_FLAGS) -o $@ $< request.c
+
+fuzz: $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p build-fuzz/corpus-$$t; \
+		build-fuzz/fuzz_$$t -runs=$(FUZZ_RUNS) -max_len=40000 \
+			-print_final_stats=1 build-fuzz/corpus-$$t \
+			fuzz/corpus/$$t || exit 1; \
+	done
 
 install: connectd
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
@@ -71,4 +112,4 @@ lint:
 	mandoc -Tlint -Wwarning man/connectd.8
 
 clean:
-	rm -f connectd *.o
+	rm -rf connectd *.o $(TEST_BINS) build-asan build-fuzz

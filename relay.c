@@ -76,6 +76,9 @@ relay_write(struct relay_dir *d)
 		d->off += (size_t)n;
 		d->len -= (size_t)n;
 		d->bytes += (uint64_t)n;
+		/* An empty buffer starts over, so a full one never stalls. */
+		if (d->len == 0)
+			d->off = 0;
 	} else if (n == -1 && errno != EAGAIN && errno != EINTR) {
 		return RELAY_DST_GONE;
 	}
@@ -140,7 +143,7 @@ relay_revents(const struct pollfd *pfd, nfds_t n, int fd)
 static void
 relay_plan(struct relay_dir *d, struct pollfd *pfd, nfds_t *n)
 {
-	d->want_src = !d->eof && d->off + d->len < RELAY_BUF_SIZE ? POLLIN : 0;
+	d->want_src = !d->eof && d->len < RELAY_BUF_SIZE ? POLLIN : 0;
 	d->want_dst = d->len > 0 ? POLLOUT : 0;
 	relay_want(pfd, n, d->src, d->want_src);
 	relay_want(pfd, n, d->dst, d->want_dst);

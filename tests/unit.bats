@@ -1,0 +1,24 @@
+#!/usr/bin/env bats
+# The C unit tests and the fuzz corpus replay, as part of the suite.
+
+BATS_TEST_TIMEOUT=60
+
+setup() {
+	top=$BATS_TEST_DIRNAME/..
+}
+
+@test "request parser: table of heads and every limit at and past its cap" {
+	run "$top/tests/unit/request_test"
+	echo "$output" | grep -v '^ok' || true
+	[ "$status" -eq 0 ]
+	[[ $output == 1..* ]]
+	[[ $output != *"not ok"* ]]
+}
+
+@test "fuzz corpus replays through the request parser without a fault" {
+	run "$top/fuzz/replay_request" "$top/fuzz/corpus/request"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output =~ replayed\ ([0-9]+)\ inputs ]]
+	[ "${BASH_REMATCH[1]}" -ge 30 ]
+}

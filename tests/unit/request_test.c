@@ -1,0 +1,309 @@
+/*
+ * Table-driven tests of req_parse(): each row is a request head and the
+ * outcome it must get, with host and port for the accepted ones.  Prints
+ * one TAP line per row; exits 1 when any row fails.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "../../reply.h"
+#include "../../request.h"
+
+struct req_case {
+	const char *name;
+	const char *head;
+	enum outcome want;
+	const char *host;
+	unsigned int port;
+};
+
+#define H11 " HTTP/1.1\r\nHost: h:1\r\n\r\n"
+
+static const struct req_case cases[] = {
+	{ "curl", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n"
+	    "User-Agent: curl/7.88.1\r\nProxy-Connection: Keep-Alive\r\n\r\n",
+	    OUT_OK, "example.com", 443 },
+	{ "nc http/1.0 no host", "CONNECT 127.0.0.1:22 HTTP/1.0\r\n\r\n",
+	    OUT_OK, "127.0.0.1", 22 },
+	{ "firefox host last", "CONNECT a.b:443 HTTP/1.1\r\nUser-Agent: x\r\n"
+	    "Proxy-Connection: keep-alive\r\nConnection: keep-alive\r\n"
+	    "Host: a.b:443\r\n\r\n", OUT_OK, "a.b", 443 },
+	{ "bare lf", "CONNECT a:1 HTTP/1.1\nHost: a:1\n\n", OUT_OK, "a", 1 },
+	{ "ipv6", "CONNECT [::1]:8443" H11, OUT_OK, "::1", 8443 },
+	{ "ipv6 mapped", "CONNECT [::ffff:1.2.3.4]:1" H11, OUT_OK,
+	    "::ffff:1.2.3.4", 1 },
+	{ "trailing dot", "CONNECT a.example.:443" H11, OUT_OK, "a.example.",
+	    443 },
+	{ "underscore", "CONNECT _srv.x-y.z:443" H11, OUT_OK, "_srv.x-y.z",
+	    443 },
+	{ "http/1.2 as 1.1", "CONNECT a:1 HTTP/1.2\r\nHost: a\r\n\r\n", OUT_OK,
+	    "a", 1 },
+	{ "leading empty line", "\r\nCONNECT a:1 HTTP/1.0\r\n\r\n", OUT_OK,
+	    "a", 1 },
+	{ "port 65535", "CONNECT a:65535" H11, OUT_OK, "a", 65535 },
+	{ "port leading zero", "CONNECT a:0443" H11, OUT_OK, "a", 443 },
+	{ "content-length 0", "CONNECT a:1 HTTP/1.0\r\nContent-Length: 0\r\n\r\n",
+	    OUT_OK, "a", 1 },
+	{ "obs-text value", "CONNECT a:1 HTTP/1.0\r\nX: caf\xc3\xa9\r\n\r\n",
+	    OUT_OK, "a", 1 },
+	{ "empty value", "CONNECT a:1 HTTP/1.0\r\nX:\r\n\r\n", OUT_OK, "a", 1 },
+
+	{ "partial line", "CONNECT a:1 HTT", OUT_INCOMPLETE, NULL, 0 },
+	{ "partial head", "CONNECT a:1 HTTP/1.1\r\nHost: a\r\n", OUT_INCOMPLETE,
+	    NULL, 0 },
+	{ "partial crlf", "CONNECT a:1 HTTP/1.1\r\nHost: a\r\n\r",
+	    OUT_INCOMPLETE, NULL, 0 },
+	{ "empty", "", OUT_INCOMPLETE, NULL, 0 },
+
+	{ "GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", OUT_METHOD_NOT_ALLOWED,
+	    NULL, 0 },
+	{ "GET absolute", "GET http://a/ HTTP/1.1\r\n", OUT_METHOD_NOT_ALLOWED,
+	    NULL, 0 },
+	{ "POST", "POST / HTTP/1.0\r\n", OUT_METHOD_NOT_ALLOWED, NULL, 0 },
+	{ "lowercase connect", "connect a:1" H11, OUT_METHOD_NOT_IMPLEMENTED,
+	    NULL, 0 },
+	{ "FOO", "FOO a:1" H11, OUT_METHOD_NOT_IMPLEMENTED, NULL, 0 },
+	{ "method not token", "CON\"NECT a:1" H11, OUT_BAD_REQUEST_LINE, NULL,
+	    0 },
+	{ "double space", "CONNECT  a:1" H11, OUT_BAD_REQUEST_LINE, NULL, 0 },
+	{ "space before version", "CONNECT a:1  HTTP/1.1\r\n\r\n",
+	    OUT_BAD_REQUEST_LINE, NULL, 0 },
+	{ "tab separator", "CONNECT\ta:1 HTTP/1.1\r\n\r\n",
+	    OUT_BAD_REQUEST_LINE, NULL, 0 },
+	{ "no version", "CONNECT a:1\r\n\r\n", OUT_BAD_REQUEST_LINE, NULL, 0 },
+	{ "trailing space", "CONNECT a:1 HTTP/1.1 \r\n\r\n",
+	    OUT_BAD_REQUEST_LINE, NULL, 0 },
+	{ "http/2.0", "CONNECT a:1 HTTP/2.0\r\n\r\n", OUT_VERSION_NOT_SUPPORTED,
+	    NULL, 0 },
+	{ "http/0.9", "CONNECT a:1 HTTP/0.9\r\n\r\n", OUT_VERSION_NOT_SUPPORTED,
+	    NULL, 0 },
+	{ "HTTP/1", "CONNECT a:1 HTTP/1\r\n\r\n", OUT_BAD_REQUEST_LINE, NULL,
+	    0 },
+	{ "lowercase http", "CONNECT a:1 http/1.1\r\n\r\n",
+	    OUT_BAD_REQUEST_LINE, NULL, 0 },
+	{ "HTTP/1.1x", "CONNECT a:1 HTTP/1.1x\r\n\r\n", OUT_BAD_REQUEST_LINE,
+	    NULL, 0 },
+	{ "empty line only", "\r\n\r\n", OUT_BAD_REQUEST_LINE, NULL, 0 },
+	{ "nul early", "CONN\0ECT", OUT_BAD_REQUEST_LINE, NULL, 0 },
+	{ "tls hello", "\x16\x03\x01\x02\x00\x01", OUT_BAD_REQUEST_LINE, NULL,
+	    0 },
+
+	{ "missing port", "CONNECT a" H11, OUT_BAD_PORT, NULL, 0 },
+	{ "empty port", "CONNECT a:" H11, OUT_BAD_PORT, NULL, 0 },
+	{ "port 0", "CONNECT a:0" H11, OUT_BAD_PORT, NULL, 0 },
+	{ "port 65536", "CONNECT a:65536" H11, OUT_BAD_PORT, NULL, 0 },
+	{ "port 6 digits", "CONNECT a:000443" H11, OUT_BAD_PORT, NULL, 0 },
+	{ "port sign", "CONNECT a:+443" H11, OUT_BAD_TARGET, NULL, 0 },
+	{ "port alpha", "CONNECT a:https" H11, OUT_BAD_PORT, NULL, 0 },
+	{ "two colons", "CONNECT a:1:2" H11, OUT_BAD_PORT, NULL, 0 },
+	{ "userinfo", "CONNECT u@a:1" H11, OUT_BAD_TARGET, NULL, 0 },
+	{ "path", "CONNECT a:1/x" H11, OUT_BAD_TARGET, NULL, 0 },
+	{ "query", "CONNECT a:1?x" H11, OUT_BAD_TARGET, NULL, 0 },
+	{ "percent", "CONNECT a%2e:1" H11, OUT_BAD_TARGET, NULL, 0 },
+	{ "absolute uri", "CONNECT http://a:1/" H11, OUT_BAD_TARGET, NULL, 0 },
+	{ "empty host", "CONNECT :443" H11, OUT_BAD_TARGET, NULL, 0 },
+	{ "zone id", "CONNECT [fe80::1%25eth0]:1" H11, OUT_BAD_TARGET, NULL,
+	    0 },
+	{ "ipv6 unbracketed", "CONNECT ::1:443" H11, OUT_BAD_TARGET, NULL, 0 },
+	{ "ipv6 bad", "CONNECT [::g]:1" H11, OUT_BAD_TARGET, NULL, 0 },
+	{ "ipvfuture", "CONNECT [v1.x]:1" H11, OUT_BAD_TARGET, NULL, 0 },
+	{ "ipv6 no port", "CONNECT [::1]" H11, OUT_BAD_PORT, NULL, 0 },
+	{ "127.1", "CONNECT 127.1:443" H11, OUT_BAD_TARGET, NULL, 0 },
+	{ "decimal ip", "CONNECT 2130706433:443" H11, OUT_BAD_TARGET, NULL, 0 },
+	{ "hex ip", "CONNECT 0x7f.0.0.1:443" H11, OUT_BAD_TARGET, NULL, 0 },
+	{ "hex last", "CONNECT 127.0.0.0x1:443" H11, OUT_BAD_TARGET, NULL, 0 },
+	{ "octal ip", "CONNECT 0177.0.0.1:443" H11, OUT_BAD_TARGET, NULL, 0 },
+	{ "quad 256", "CONNECT 1.2.3.256:443" H11, OUT_BAD_TARGET, NULL, 0 },
+	{ "quad trailing dot", "CONNECT 1.2.3.4.:443" H11, OUT_BAD_TARGET, NULL,
+	    0 },
+	{ "numeric tld", "CONNECT a.123:443" H11, OUT_BAD_TARGET, NULL, 0 },
+	{ "empty label", "CONNECT a..b:443" H11, OUT_BAD_TARGET, NULL, 0 },
+	{ "label 64",
+	    "CONNECT aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    ".b:443" H11, OUT_BAD_TARGET, NULL, 0 },
+
+	{ "obs-fold", "CONNECT a:1 HTTP/1.1\r\nHost: a\r\nX: y\r\n z\r\n\r\n",
+	    OUT_BAD_HEADER, NULL, 0 },
+	{ "space before colon", "CONNECT a:1 HTTP/1.1\r\nHost : a\r\n\r\n",
+	    OUT_BAD_HEADER, NULL, 0 },
+	{ "no colon", "CONNECT a:1 HTTP/1.1\r\nHost a\r\n\r\n", OUT_BAD_HEADER,
+	    NULL, 0 },
+	{ "empty name", "CONNECT a:1 HTTP/1.1\r\n: a\r\n\r\n", OUT_BAD_HEADER,
+	    NULL, 0 },
+	{ "bare cr", "CONNECT a:1 HTTP/1.1\r\nHost: a\rX: y\r\n\r\n",
+	    OUT_BAD_HEADER, NULL, 0 },
+	{ "bare cr in line", "CONNECT a:1\r HTTP/1.1\r\n\r\n",
+	    OUT_BAD_REQUEST_LINE, NULL, 0 },
+	{ "ctl in value", "CONNECT a:1 HTTP/1.0\r\nX: a\x01\r\n\r\n",
+	    OUT_BAD_HEADER, NULL, 0 },
+	{ "del in value", "CONNECT a:1 HTTP/1.0\r\nX: a\x7f\r\n\r\n",
+	    OUT_BAD_HEADER, NULL, 0 },
+	{ "no host 1.1", "CONNECT a:1 HTTP/1.1\r\n\r\n", OUT_BAD_HOST, NULL, 0 },
+	{ "two hosts", "CONNECT a:1 HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n",
+	    OUT_BAD_HOST, NULL, 0 },
+	{ "two hosts 1.0", "CONNECT a:1 HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n",
+	    OUT_BAD_HOST, NULL, 0 },
+	{ "bad host value", "CONNECT a:1 HTTP/1.1\r\nHost: a b\r\n\r\n",
+	    OUT_BAD_HOST, NULL, 0 },
+	{ "empty host value", "CONNECT a:1 HTTP/1.1\r\nHost:\r\n\r\n",
+	    OUT_BAD_HOST, NULL, 0 },
+	{ "content-length", "CONNECT a:1" H11 "", OUT_OK, "a", 1 },
+	{ "content-length 5", "CONNECT a:1 HTTP/1.0\r\nContent-Length: 5\r\n\r\n",
+	    OUT_REQUEST_CONTENT, NULL, 0 },
+	{ "content-length junk", "CONNECT a:1 HTTP/1.0\r\nContent-Length: 5x\r\n"
+	    "\r\n", OUT_BAD_HEADER, NULL, 0 },
+	{ "transfer-encoding", "CONNECT a:1 HTTP/1.0\r\nTransfer-Encoding: "
+	    "chunked\r\n\r\n", OUT_REQUEST_CONTENT, NULL, 0 },
+	{ "two proxy-authorization", "CONNECT a:1 HTTP/1.0\r\n"
+	    "Proxy-Authorization: a\r\nProxy-Authorization: b\r\n\r\n",
+	    OUT_BAD_HEADER, NULL, 0 },
+};
+
+#define NCASES (sizeof(cases) / sizeof(cases[0]))
+
+static int
+run_case(int i, const struct req_case *c)
+{
+	struct request req;
+	/* Find the length ourselves: one row holds a NUL on purpose. */
+	size_t len = strcmp(c->name, "nul early") == 0 ? 8 : strlen(c->head);
+	enum outcome got = req_parse(c->head, len, &req);
+	int ok = got == c->want;
+
+	if (ok && got == OUT_OK)
+		ok = strcmp(req.host, c->host) == 0 && req.port == c->port &&
+		    req.head_len == len;
+	printf("%s %d - %s", ok ? "ok" : "not ok", i + 1, c->name);
+	if (!ok)
+		printf(" (got %s, want %s)", reply_reason(got),
+		    reply_reason(c->want));
+	printf("\n");
+	return ok;
+}
+
+/* Builds a head with one field line of exactly n bytes (without CRLF). */
+static size_t
+head_with_field(char *buf, size_t n)
+{
+	size_t len = (size_t)sprintf(buf, "CONNECT a:1 HTTP/1.0\r\nX: ");
+
+	memset(buf + len, 'v', n - 3);
+	len += n - 3;
+	memcpy(buf + len, "\r\n\r\n", 4);
+	return len + 4;
+}
+
+/* Builds a head with n fields "X: v". */
+static size_t
+head_with_fields(char *buf, size_t n)
+{
+	size_t len = (size_t)sprintf(buf, "CONNECT a:1 HTTP/1.0\r\n"), i;
+
+	for (i = 0; i < n; i++)
+		len += (size_t)sprintf(buf + len, "X: v\r\n");
+	memcpy(buf + len, "\r\n", 2);
+	return len + 2;
+}
+
+/* Builds a head of exactly n bytes from 8000-byte fields and a filler. */
+static size_t
+head_of_size(char *buf, size_t n)
+{
+	size_t len = (size_t)sprintf(buf, "CONNECT a:1 HTTP/1.0\r\n");
+
+	while (n - len - 2 > 8000 + 2) {
+		size_t field = n - len - 2 - 2 > 8000 ? 8000 : n - len - 4;
+
+		memcpy(buf + len, "X: ", 3);
+		memset(buf + len + 3, 'v', field - 3);
+		memcpy(buf + len + field, "\r\n", 2);
+		len += field + 2;
+	}
+	memcpy(buf + len, "Y: ", 3);
+	memset(buf + len + 3, 'v', n - len - 2 - 2 - 3);
+	len = n - 4;
+	memcpy(buf + len, "\r\n\r\n", 4);
+	return n;
+}
+
+/* Builds "CONNECT <name>:65535 HTTP/1.0" with a target of tlen bytes. */
+static size_t
+head_with_target(char *buf, size_t tlen)
+{
+	size_t len = (size_t)sprintf(buf, "CONNECT "), hlen = tlen - 6, i;
+
+	for (i = 0; i < hlen; i++)
+		buf[len + i] = (i % 64 == 63) ? '.' : 'a';
+	/* 253 bytes of name and the root's dot: the longest a name gets. */
+	buf[len + hlen - 1] = '.';
+	len += hlen;
+	len += (size_t)sprintf(buf + len, ":65535 HTTP/1.0\r\n\r\n");
+	return len;
+}
+
+static int
+check_limit(int i, const char *name, const char *buf, size_t len,
+    enum outcome want)
+{
+	struct request req;
+	enum outcome got = req_parse(buf, len, &req);
+
+	printf("%s %d - %s", got == want ? "ok" : "not ok", i, name);
+	if (got != want)
+		printf(" (got %s, want %s)", reply_reason(got),
+		    reply_reason(want));
+	printf("\n");
+	return got == want;
+}
+
+/* Every cap answers at the limit plus one byte and passes at the limit. */
+static int
+run_limits(int first)
+{
+	static char buf[REQ_HEAD_MAX * 2];
+	int ok = 1, i = first;
+	size_t n;
+
+	n = head_with_field(buf, REQ_LINE_MAX);
+	ok &= check_limit(i++, "field line at limit", buf, n, OUT_OK);
+	n = head_with_field(buf, REQ_LINE_MAX + 1);
+	ok &= check_limit(i++, "field line over", buf, n, OUT_FIELD_TOO_LONG);
+	ok &= check_limit(i++, "field line over, unfinished", buf, n - 4,
+	    OUT_FIELD_TOO_LONG);
+	n = head_with_fields(buf, REQ_FIELDS_MAX);
+	ok &= check_limit(i++, "fields at limit", buf, n, OUT_OK);
+	n = head_with_fields(buf, REQ_FIELDS_MAX + 1);
+	ok &= check_limit(i++, "fields over", buf, n, OUT_TOO_MANY_FIELDS);
+	n = head_of_size(buf, REQ_HEAD_MAX);
+	ok &= check_limit(i++, "head at limit", buf, n, OUT_OK);
+	n = head_of_size(buf, REQ_HEAD_MAX + 1);
+	ok &= check_limit(i++, "head over", buf, n, OUT_HEAD_TOO_LARGE);
+	ok &= check_limit(i++, "head over, unfinished", buf, REQ_HEAD_MAX,
+	    OUT_HEAD_TOO_LARGE);
+	n = head_with_target(buf, REQ_TARGET_MAX);
+	ok &= check_limit(i++, "target at limit", buf, n, OUT_OK);
+	n = head_with_target(buf, REQ_TARGET_MAX + 1);
+	ok &= check_limit(i++, "target over", buf, n, OUT_TARGET_TOO_LONG);
+	memset(buf, 'a', REQ_LINE_MAX + 1);
+	memcpy(buf, "CONNECT ", 8);
+	ok &= check_limit(i++, "request line over, unfinished", buf,
+	    REQ_LINE_MAX + 1, OUT_TARGET_TOO_LONG);
+	ok &= check_limit(i++, "request line at limit, unfinished", buf,
+	    REQ_LINE_MAX, OUT_INCOMPLETE);
+	return ok;
+}
+
+#define LIMIT_CASES 12
+
+int
+main(void)
+{
+	size_t i;
+	int failed = 0;
+
+	printf("1..%zu\n", NCASES + LIMIT_CASES);
+	for (i = 0; i < NCASES; i++)
+		failed += !run_case((int)i, &cases[i]);
+	failed += !run_limits((int)NCASES + 1);
+	return failed > 0;
+}
