@@ -67,9 +67,11 @@ tests/unit/request_test: tests/unit/request_test.c request.o reply.o util.o
 fuzz/replay_request: fuzz/replay.c fuzz/fuzz_request.c request.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
+# The whole suite twice: against the plain build and against one with
+# AddressSanitizer and UBSan, with one summary line over both.
 check: deps-check
-	@$(MAKE) --no-print-directory connectd $(TEST_BINS)
-	@tests/run
+	@$(MAKE) --no-print-directory connectd build-asan/connectd $(TEST_BINS)
+	@CONNECTD_BUILDS="$(CURDIR)/connectd $(CURDIR)/build-asan/connectd" tests/run
 
 # The whole suite against a build with AddressSanitizer and UBSan.
 build-asan/connectd: $(SRCS) $(HDRS)
@@ -80,7 +82,7 @@ build-asan/connectd: $(SRCS) $(HDRS)
 
 check-asan: deps-check
 	@$(MAKE) --no-print-directory build-asan/connectd $(TEST_BINS)
-	@CONNECTD=$(CURDIR)/build-asan/connectd tests/run
+	@CONNECTD_BUILDS=$(CURDIR)/build-asan/connectd tests/run
 
 # Long fuzzing runs (clang's libFuzzer), outside CI.  New finds go to
 # build-fuzz/; copy any crash into fuzz/corpus/ with its fix.

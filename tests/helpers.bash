@@ -51,6 +51,17 @@ bg() {
 	_BG_PIDS+=("$BG_PID")
 }
 
+# isolated CMD... : exec CMD in a private mount namespace whose resolv.conf
+# names a resolver on loopback where nothing listens, so no name a test
+# asks for is ever sent to a real DNS server.
+isolated() {
+	printf 'nameserver 127.0.0.1\noptions attempts:1 timeout:1\n' \
+		>"$BATS_TEST_TMPDIR/resolv.conf"
+	# shellcheck disable=SC2016
+	exec unshare -m sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' \
+		"$BATS_TEST_TMPDIR/resolv.conf" "$@"
+}
+
 _descendants() {
 	local p
 	for p in $(pgrep -P "$1" 2>/dev/null); do
@@ -128,17 +139,17 @@ start_proxy() {
 	PROXY_LAUNCHER=$launcher
 	case $launcher in
 	accept)
-		bg proxy "$PY" "$TOOLS/activate.py" --port-file "$pf" -- "$CONNECTD" "$@" ;;
+		bg proxy isolated "$PY" "$TOOLS/activate.py" --port-file "$pf" -- "$CONNECTD" "$@" ;;
 	accept6)
-		bg proxy "$PY" "$TOOLS/activate.py" --host ::1 --port-file "$pf" -- "$CONNECTD" "$@" ;;
+		bg proxy isolated "$PY" "$TOOLS/activate.py" --host ::1 --port-file "$pf" -- "$CONNECTD" "$@" ;;
 	inetd)
-		bg proxy "$PY" "$TOOLS/activate.py" --inetd --port-file "$pf" -- "$CONNECTD" "$@" ;;
+		bg proxy isolated "$PY" "$TOOLS/activate.py" --inetd --port-file "$pf" -- "$CONNECTD" "$@" ;;
 	inetd-fd2)
 		# shellcheck disable=SC2016
-		bg proxy "$PY" "$TOOLS/activate.py" --inetd --port-file "$pf" -- \
+		bg proxy isolated "$PY" "$TOOLS/activate.py" --inetd --port-file "$pf" -- \
 			sh -c 'exec "$0" "$@" 2>&0' "$CONNECTD" "$@" ;;
 	tcpserver)
-		bg proxy tcpserver -1 -HRl0 127.0.0.1 0 "$CONNECTD" "$@"
+		bg proxy isolated tcpserver -1 -HRl0 127.0.0.1 0 "$CONNECTD" "$@"
 		pf=$BATS_TEST_TMPDIR/proxy.out ;;
 	xinetd)
 		local port
@@ -162,7 +173,7 @@ start_proxy() {
 			  server_args = $*
 			}
 		EOF
-		bg proxy xinetd -dontfork -f "$BATS_TEST_TMPDIR/xinetd.conf" \
+		bg proxy isolated xinetd -dontfork -f "$BATS_TEST_TMPDIR/xinetd.conf" \
 			-pidfile "$BATS_TEST_TMPDIR/xinetd.pid"
 		wait_until 10 _listening "$port" || fail "xinetd did not listen on $port: $(cat proxy.err)"
 		echo "$port" >"$pf" ;;
