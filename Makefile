@@ -31,7 +31,7 @@ OBJS = connectd.o options.o launch.o request.o policy.o dial.o reply.o \
 SRCS = $(OBJS:.o=.c)
 HDRS = $(wildcard *.h)
 # Unit tests and the fuzz corpus replay, built with the ordinary compiler.
-TEST_BINS = tests/unit/request_test fuzz/replay_request
+TEST_BINS = tests/unit/request_test tests/unit/policy_test fuzz/replay_request
 FUZZ_TARGETS = request
 FUZZ_RUNS ?= 10000000
 FUZZ_CC ?= clang
@@ -62,6 +62,10 @@ run: deps-build
 	exec systemd-socket-activate --accept -l 127.0.0.1:$(PORT) ./connectd
 
 tests/unit/request_test: tests/unit/request_test.c request.o reply.o util.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+tests/unit/policy_test: tests/unit/policy_test.c policy.o request.o reply.o \
+	util.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 fuzz/replay_request: fuzz/replay.c fuzz/fuzz_request.c request.o

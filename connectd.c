@@ -39,6 +39,7 @@ struct session {
 	char head[REQ_HEAD_MAX]; /* the request head and early bytes */
 	size_t head_got;
 	int64_t start_ms;
+	int name_opted_in; /* an --allow-dest rule names the host */
 };
 
 /*
@@ -83,19 +84,42 @@ read_request(struct session *s, int64_t deadline)
 	}
 }
 
-/* Checks and dials the parsed request; OUT_OK leaves s->dial.fd connected. */
+/* The dial filter: policy on each resolved address. */
+static enum outcome
+check_address(const struct sockaddr *sa, const void *ctx)
+{
+	const struct session *s = ctx;
+	const struct sockaddr *self = NULL;
+
+	if (s->client.has_local)
+		self = (const struct sockaddr *)&s->client.local;
+	return policy_check_addr(&s->opt.policy, sa, s->name_opted_in, self);
+}
+
+/*
+ * Checks the parsed request in the documented order (port, name, then each
+ * address as it is dialled) and dials it; OUT_OK leaves s->dial.fd
+ * connected.  Nothing is resolved for a request refused earlier.
+ */
 static enum outcome
 check_and_dial(struct session *s)
 {
+	struct dial_filter filter = { check_address, s };
 	int64_t t0;
 	enum outcome o;
 
 	if ((o = policy_check_port(&s->opt.policy, s->req.port)) != OUT_OK)
 		return o;
+	if (s->req.host_kind == REQ_HOST_NAME) {
+		o = policy_check_name(
+		    &s->opt.policy, s->req.host, &s->name_opted_in);
+		if (o != OUT_OK)
+			return o;
+	}
 	t0 = util_now_ms();
 	o = dial_connect(s->req.host, s->req.port,
-	    s->req.host_kind != REQ_HOST_NAME, t0 + s->opt.connect_timeout_ms,
-	    &s->dial);
+	    s->req.host_kind != REQ_HOST_NAME, &filter,
+	    t0 + s->opt.connect_timeout_ms, &s->dial);
 	s->rec.connect_ms = util_now_ms() - t0;
 	s->rec.tried = s->dial.tried;
 	return o;

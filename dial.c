@@ -18,7 +18,8 @@
 
 /* What went wrong across all attempts, to pick one status. */
 struct dial_failures {
-	int refused, unreachable, timeout, resources;
+	int refused, unreachable, timeout, resources, denied;
+	enum outcome denial; /* the filter's verdict, when it refused */
 };
 
 struct dial_race {
@@ -28,6 +29,7 @@ struct dial_race {
 	const struct addrinfo *pai[DIAL_MAX_ADDRS];
 	size_t npending;
 	struct dial_failures fail;
+	const struct dial_filter *filter;
 	struct dial_result *res;
 };
 
@@ -53,6 +55,8 @@ dial_error_name(int err)
 		return "no_resources";
 	case ECANCELED:
 		return "cancelled";
+	case EACCES:
+		return "denied";
 	default:
 		return "error";
 	}
@@ -95,6 +99,8 @@ dial_verdict(const struct dial_failures *f)
 		return OUT_CONNECTION_REFUSED;
 	if (f->timeout > 0)
 		return OUT_CONNECTION_TIMEOUT;
+	if (f->unreachable == 0 && f->denied > 0)
+		return f->denial;
 	return OUT_DESTINATION_UNREACHABLE;
 }
 
@@ -203,8 +209,19 @@ static int
 dial_launch_next(struct dial_race *r)
 {
 	const struct addrinfo *ai = r->order[r->next++];
-	int err, fd = dial_start(ai, &err);
+	enum outcome verdict = OUT_OK;
+	int err, fd;
 
+	if (r->filter != NULL)
+		verdict = r->filter->check(ai->ai_addr, r->filter->ctx);
+	if (verdict != OUT_OK) {
+		/* Refused by policy: no packet is ever sent to it. */
+		dial_note(r->res, ai->ai_addr, EACCES);
+		r->fail.denied++;
+		r->fail.denial = verdict;
+		return -1;
+	}
+	fd = dial_start(ai, &err);
 	if (fd != -1 && err == 0) {
 		dial_win(r, fd, ai);
 		return 1;
@@ -295,8 +312,8 @@ dial_run(struct dial_race *r, int64_t deadline)
 }
 
 enum outcome
-dial_connect(const char *host, unsigned int port, int numeric, int64_t deadline,
-    struct dial_result *res)
+dial_connect(const char *host, unsigned int port, int numeric,
+    const struct dial_filter *filter, int64_t deadline, struct dial_result *res)
 {
 	struct addrinfo hints, *list = NULL;
 	struct dial_race race;
@@ -316,6 +333,7 @@ dial_connect(const char *host, unsigned int port, int numeric, int64_t deadline,
 		return dial_gai_outcome(rc);
 	memset(&race, 0, sizeof(race));
 	race.res = res;
+	race.filter = filter;
 	dial_order(&race, list);
 	o = race.n > 0 ? dial_run(&race, deadline) : OUT_DNS_ERROR;
 	freeaddrinfo(list);

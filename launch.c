@@ -156,6 +156,17 @@ launch_pick(struct launch *l, char *err, size_t errsize)
 	return -1;
 }
 
+/* Records our own address: a client must not be led back to it. */
+static void
+launch_local_address(struct launch *l)
+{
+	socklen_t len = sizeof(l->local);
+
+	if (l->is_socket)
+		l->has_local = getsockname(l->in_fd,
+				   (struct sockaddr *)&l->local, &len) == 0;
+}
+
 enum launch_status
 launch_detect(struct launch *l, char *err, size_t errsize)
 {
@@ -169,5 +180,6 @@ launch_detect(struct launch *l, char *err, size_t errsize)
 	} else if (!l->is_socket) {
 		launch_peer_from_env(l);
 	}
+	launch_local_address(l);
 	return LAUNCH_OK;
 }

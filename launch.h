@@ -7,6 +7,7 @@
 #define CONNECTD_LAUNCH_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "log.h"
 
@@ -27,6 +28,8 @@ struct launch {
 	int in_fd, out_fd;
 	int is_socket;
 	char client[LOG_ADDR_MAX];
+	struct sockaddr_storage local; /* our end: the proxy's own address */
+	int has_local;
 };
 
 /*

@@ -14,8 +14,8 @@
 #define OPTIONS_MAX_SECONDS (7 * 24 * 3600) /* a week */
 
 static const char options_usage[] =
-    "usage: connectd [-hV] [-c seconds] [-i seconds] [-l seconds] "
-    "[-p list] [-r seconds]\n"
+    "usage: connectd [-hV] [-a rule] [-c seconds] [-d rule] [-i seconds]\n"
+    "                [-l seconds] [-p list] [-r seconds]\n"
     "\n"
     "HTTP CONNECT proxy for one connection handed over by systemd\n"
     "(Accept=yes), inetd, xinetd or a UCSPI server.\n"
@@ -23,6 +23,12 @@ static const char options_usage[] =
     "  -p, --allow-port LIST        ports clients may reach, e.g. "
     "443,8443,1000-2000\n"
     "                               (default 443; repeat to add)\n"
+    "  -a, --allow-dest RULE        allow a destination: CIDR, address, "
+    "host name\n"
+    "                               or .domain suffix; opts in to ranges "
+    "denied\n"
+    "                               by default (loopback, private, ...)\n"
+    "  -d, --deny-dest RULE         deny a destination (beats any allow)\n"
     "  -r, --request-timeout SECS   deadline for the request head "
     "(default 30)\n"
     "  -c, --connect-timeout SECS   deadline to resolve and connect "
@@ -35,6 +41,8 @@ static const char options_usage[] =
     "  -V, --version                show the version and exit\n";
 
 static const struct option options_long[] = {
+	{ "allow-dest", required_argument, NULL, 'a' },
+	{ "deny-dest", required_argument, NULL, 'd' },
 	{ "allow-port", required_argument, NULL, 'p' },
 	{ "request-timeout", required_argument, NULL, 'r' },
 	{ "connect-timeout", required_argument, NULL, 'c' },
@@ -74,6 +82,10 @@ static int
 options_apply(int c, const char *arg, struct options *opt)
 {
 	switch (c) {
+	case 'a':
+		return policy_add_rule(&opt->policy, 1, arg);
+	case 'd':
+		return policy_add_rule(&opt->policy, 0, arg);
 	case 'p':
 		return policy_add_ports(&opt->policy, arg);
 	case 'r':
@@ -101,8 +113,8 @@ options_parse(
 	opt->idle_timeout_ms = 600 * 1000;
 	policy_init(&opt->policy);
 	opterr = 0;
-	while ((c = getopt_long(
-		    argc, argv, ":c:hi:l:p:r:V", options_long, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":a:c:d:hi:l:p:r:V", options_long,
+		    NULL)) != -1) {
 		if (c == 'h') {
 			fputs(options_usage, stdout);
 			return OPTIONS_EXIT;

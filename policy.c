@@ -1,19 +1,324 @@
 /*
  * Destination policy.  Checks are pure functions of the configuration and
- * the request, so they can be table-tested and run before any resolution.
+ * the request, so they can be table-tested; the port and the name are
+ * judged before resolution, each address right before it is dialled.
  */
 #include "policy.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 
+#include "request.h"
 #include "util.h"
+
+/* An address reduced to what rules compare: family and network bytes. */
+struct policy_addr {
+	int family;
+	uint8_t b[16];
+};
+
+/*
+ * Denied unless an allow rule opts in (RFC 6890 and its successors): where
+ * a proxy must not lead a client by default.
+ */
+static const char *const policy_default_deny[] = {
+	"0.0.0.0/8", /* "this network", unspecified */
+	"10.0.0.0/8", /* RFC 1918 */
+	"100.64.0.0/10", /* shared address space, RFC 6598 */
+	"127.0.0.0/8", /* loopback */
+	"169.254.0.0/16", /* link-local, cloud metadata */
+	"172.16.0.0/12", /* RFC 1918 */
+	"192.0.0.0/24", /* IETF protocol assignments */
+	"192.0.2.0/24", /* documentation */
+	"192.168.0.0/16", /* RFC 1918 */
+	"198.18.0.0/15", /* benchmarking */
+	"198.51.100.0/24", /* documentation */
+	"203.0.113.0/24", /* documentation */
+	"224.0.0.0/4", /* multicast */
+	"240.0.0.0/4", /* reserved, and broadcast */
+	"::/128", /* unspecified */
+	"::1/128", /* loopback */
+	"100::/64", /* discard-only */
+	"2001:2::/48", /* benchmarking */
+	"2001:db8::/32", /* documentation */
+	"3fff::/20", /* documentation, RFC 9637 */
+	"fc00::/7", /* unique-local */
+	"fe80::/10", /* link-local */
+	"fec0::/10", /* site-local, deprecated */
+	"ff00::/8", /* multicast */
+};
 
 void
 policy_init(struct policy *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->ports[443 / 8] |= 1u << (443 % 8);
+}
+
+/*
+ * IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d) addresses
+ * reach the IPv4 host they carry, so they are judged as that host.  :: and
+ * ::1 stay IPv6.
+ */
+static void
+policy_unmap(struct policy_addr *a)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff,
+		0xff };
+	static const uint8_t zero[15] = { 0 };
+
+	if (a->family != AF_INET6)
+		return;
+	if (memcmp(a->b, mapped, 12) != 0 &&
+	    (memcmp(a->b, zero, 12) != 0 ||
+		(memcmp(a->b + 12, zero, 3) == 0 && a->b[15] <= 1)))
+		return;
+	memmove(a->b, a->b + 12, 4);
+	memset(a->b + 4, 0, 12);
+	a->family = AF_INET;
+}
+
+/* Parses an address, bracketed or not, into a; 0 or -1. */
+static int
+policy_parse_addr(const char *text, size_t n, struct policy_addr *a)
+{
+	char buf[INET6_ADDRSTRLEN + 2];
+
+	if (n >= 2 && text[0] == '[' && text[n - 1] == ']') {
+		text++;
+		n -= 2;
+	}
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, text, n);
+	buf[n] = '\0';
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(AF_INET, buf, a->b) == 1)
+		a->family = AF_INET;
+	else if (inet_pton(AF_INET6, buf, a->b) == 1)
+		a->family = AF_INET6;
+	else
+		return -1;
+	return 0;
+}
+
+/* Zeroes the host bits past prefix. */
+static void
+policy_mask(uint8_t *b, unsigned int prefix, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned int keep = prefix > i * 8 ? prefix - (unsigned)i * 8
+						   : 0;
+
+		if (keep < 8)
+			b[i] &= (uint8_t)(0xff00u >> keep);
+	}
+}
+
+/* Parses "addr" or "addr/prefix" into a POLICY_NET rule; 0 or -1. */
+static int
+policy_parse_net(const char *text, struct policy_rule *r)
+{
+	const char *slash = strchr(text, '/');
+	size_t alen = slash != NULL ? (size_t)(slash - text) : strlen(text);
+	struct policy_addr a;
+	unsigned int bits;
+	long long prefix;
+
+	if (policy_parse_addr(text, alen, &a) == -1)
+		return -1;
+	bits = a.family == AF_INET ? 32 : 128;
+	prefix = bits;
+	if (slash != NULL && util_parse_int(slash + 1, 0, bits, &prefix) == -1)
+		return -1;
+	/* A rule on ::ffff:0:0/96 and longer speaks of IPv4 hosts. */
+	if (a.family == AF_INET6 && prefix >= 96) {
+		struct policy_addr m = a;
+
+		policy_unmap(&m);
+		if (m.family == AF_INET) {
+			a = m;
+			prefix -= 96;
+		}
+	}
+	memset(r, 0, sizeof(*r));
+	r->kind = POLICY_NET;
+	r->family = a.family;
+	r->prefix = (unsigned int)prefix;
+	memcpy(r->net, a.b, sizeof(r->net));
+	policy_mask(r->net, r->prefix, sizeof(r->net));
+	return 0;
+}
+
+/* Lowercases name into out without a trailing dot. */
+static void
+policy_fold_name(const char *name, char *out, size_t size)
+{
+	size_t i, n = strlen(name);
+
+	if (n > 0 && name[n - 1] == '.')
+		n--;
+	if (n >= size)
+		n = size - 1;
+	for (i = 0; i < n; i++)
+		out[i] = (char)tolower((unsigned char)name[i]);
+	out[n] = '\0';
+}
+
+/* Parses "host.example" or ".example.com" into a name rule; 0 or -1. */
+static int
+policy_parse_name(const char *text, struct policy_rule *r)
+{
+	struct request req;
+	const char *name = text[0] == '.' ? text + 1 : text;
+	size_t n = strlen(name);
+
+	/* The request parser's own idea of a host name, without a port. */
+	if (n == 0 || strchr(name, ':') != NULL ||
+	    req_parse_authority(name, n, 0, &req) != OUT_OK ||
+	    req.host_kind != REQ_HOST_NAME)
+		return -1;
+	memset(r, 0, sizeof(*r));
+	r->kind = text[0] == '.' ? POLICY_SUFFIX : POLICY_NAME;
+	policy_fold_name(name, r->name, sizeof(r->name));
+	return 0;
+}
+
+int
+policy_add_rule(struct policy *p, int allow, const char *text)
+{
+	struct policy_list *list = allow ? &p->allow : &p->deny;
+	struct policy_rule r;
+
+	if (policy_parse_net(text, &r) == -1 &&
+	    policy_parse_name(text, &r) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (list->n == POLICY_RULES_MAX) {
+		errno = E2BIG;
+		return -1;
+	}
+	list->rule[list->n++] = r;
+	return 0;
+}
+
+static int
+policy_name_matches(const struct policy_rule *r, const char *folded)
+{
+	size_t n = strlen(folded), rn = strlen(r->name);
+
+	if (r->kind == POLICY_NAME)
+		return strcmp(folded, r->name) == 0;
+	if (r->kind != POLICY_SUFFIX)
+		return 0;
+	if (strcmp(folded, r->name) == 0)
+		return 1;
+	return n > rn && folded[n - rn - 1] == '.' &&
+	    strcmp(folded + n - rn, r->name) == 0;
+}
+
+static int
+policy_list_has_name(const struct policy_list *l, const char *folded)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (policy_name_matches(&l->rule[i], folded))
+			return 1;
+	return 0;
+}
+
+enum outcome
+policy_check_name(const struct policy *p, const char *host, int *opted_in)
+{
+	char folded[POLICY_NAME_MAX];
+
+	policy_fold_name(host, folded, sizeof(folded));
+	*opted_in = 0;
+	if (policy_list_has_name(&p->deny, folded))
+		return OUT_NAME_NOT_ALLOWED;
+	*opted_in = policy_list_has_name(&p->allow, folded);
+	return OUT_OK;
+}
+
+static int
+policy_net_matches(const struct policy_rule *r, const struct policy_addr *a)
+{
+	uint8_t b[16];
+
+	if (r->kind != POLICY_NET || r->family != a->family)
+		return 0;
+	memcpy(b, a->b, sizeof(b));
+	policy_mask(b, r->prefix, sizeof(b));
+	return memcmp(b, r->net, sizeof(b)) == 0;
+}
+
+static int
+policy_list_has_addr(const struct policy_list *l, const struct policy_addr *a)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (policy_net_matches(&l->rule[i], a))
+			return 1;
+	return 0;
+}
+
+/* The default-deny table, parsed once. */
+static int
+policy_default_denied(const struct policy_addr *a)
+{
+	static struct policy_list table;
+	size_t i;
+
+	if (table.n == 0)
+		for (i = 0; i < NELEM(policy_default_deny); i++)
+			if (policy_parse_net(policy_default_deny[i],
+				&table.rule[table.n]) == 0)
+				table.n++;
+	return policy_list_has_addr(&table, a);
+}
+
+/* Reduces a socket address to a policy address; 0 or -1 (other family). */
+static int
+policy_addr_of(const struct sockaddr *sa, struct policy_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (sa->sa_family == AF_INET) {
+		a->family = AF_INET;
+		memcpy(a->b, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		a->family = AF_INET6;
+		memcpy(a->b, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+		policy_unmap(a);
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+enum outcome
+policy_check_addr(const struct policy *p, const struct sockaddr *sa,
+    int opted_in, const struct sockaddr *self)
+{
+	struct policy_addr a, me;
+
+	if (policy_addr_of(sa, &a) == -1 || policy_list_has_addr(&p->deny, &a))
+		return OUT_ADDRESS_NOT_ALLOWED;
+	if (opted_in || policy_list_has_addr(&p->allow, &a))
+		return OUT_OK;
+	if (policy_default_denied(&a))
+		return OUT_ADDRESS_NOT_ALLOWED;
+	if (self != NULL && policy_addr_of(self, &me) == 0 &&
+	    me.family == a.family && memcmp(me.b, a.b, sizeof(a.b)) == 0)
+		return OUT_ADDRESS_NOT_ALLOWED;
+	return OUT_OK;
 }
 
 /* Parses one "N" or "N-M" item of length n; returns 0 or -1 with errno. */

@@ -1,20 +1,47 @@
 /*
- * Who may go where.  Pure, table-driven checks that run before anything is
- * resolved or dialled: today the destination port.
+ * Who may go where.  Pure, table-driven checks: the port and the name run
+ * before anything is resolved, each resolved address right before it is
+ * dialled, so a name cannot smuggle in a denied address and nothing is
+ * resolved twice.
  */
 #ifndef CONNECTD_POLICY_H
 #define CONNECTD_POLICY_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "outcome.h"
+
+#define POLICY_RULES_MAX 64 /* per list: --allow-dest, --deny-dest */
+#define POLICY_NAME_MAX 256
+
+enum policy_rule_kind {
+	POLICY_NET, /* an address or a CIDR block */
+	POLICY_NAME, /* one host name */
+	POLICY_SUFFIX, /* ".example.com": the domain and all below it */
+};
+
+struct policy_rule {
+	enum policy_rule_kind kind;
+	int family; /* AF_INET or AF_INET6, for POLICY_NET */
+	uint8_t net[16]; /* network bytes, host bits zero */
+	unsigned int prefix; /* prefix length in bits */
+	char name[POLICY_NAME_MAX]; /* lowercase, no trailing dot */
+};
+
+struct policy_list {
+	struct policy_rule rule[POLICY_RULES_MAX];
+	size_t n;
+};
 
 struct policy {
 	uint8_t ports[65536 / 8]; /* bit per port: allowed */
 	int ports_given; /* an --allow-port was seen */
+	struct policy_list allow, deny;
 };
 
-/* Sets the defaults: port 443 only. */
+/* Sets the defaults: port 443 only, no destination rules. */
 void policy_init(struct policy *p);
 
 /*
@@ -24,7 +51,36 @@ void policy_init(struct policy *p);
  */
 int policy_add_ports(struct policy *p, const char *list);
 
+/*
+ * Adds a destination rule to the allow list (allow != 0) or the deny list:
+ * "10.1.0.0/16", "2001:db8::/32", "192.0.2.7", "[::1]", "host.example" or
+ * ".example.com".  Returns 0, or -1 with errno EINVAL (not a rule) or E2BIG
+ * (the list is full).
+ */
+int policy_add_rule(struct policy *p, int allow, const char *text);
+
 /* OUT_OK when port may be dialled, else OUT_PORT_NOT_ALLOWED. */
 enum outcome policy_check_port(const struct policy *p, unsigned int port);
+
+/*
+ * Judges a host name (not an address literal) before resolution.  Returns
+ * OUT_NAME_NOT_ALLOWED when a deny rule names it; otherwise OUT_OK, with
+ * *opted_in set when an allow rule names it (its addresses may then lie in
+ * the ranges denied by default).
+ */
+enum outcome
+policy_check_name(const struct policy *p, const char *host, int *opted_in);
+
+/*
+ * Judges one resolved address right before it is dialled.  A deny rule
+ * always wins; then an allow rule or the name's opt-in admits it; then the
+ * ranges denied by default (loopback, private, link-local, shared,
+ * multicast, documentation, benchmarking, reserved, and self, the proxy's
+ * own local address, when not NULL) refuse it.  IPv4-mapped and
+ * IPv4-compatible IPv6 addresses are judged as the IPv4 address they carry.
+ * Returns OUT_OK or OUT_ADDRESS_NOT_ALLOWED.
+ */
+enum outcome policy_check_addr(const struct policy *p,
+    const struct sockaddr *sa, int opted_in, const struct sockaddr *self);
 
 #endif

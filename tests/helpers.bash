@@ -130,9 +130,14 @@ _listening() { [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]; }
 #   inetd-fd2   inetd with fd 2 pointing at the client socket too
 #   tcpserver   tcpserver -HRl0 (fd 0 and 1, PROTO=TCP env)
 #   xinetd      a real xinetd (fd 0, 1 and 2 the socket)
+# Targets live on loopback, which connectd refuses by default: every proxy
+# a test starts opts in to it, unless the test sets LAB_RULES=() first.
+LAB_RULES=(--allow-dest 127.0.0.0/8 --allow-dest ::1)
+
 start_proxy() {
 	local launcher=$1
 	shift
+	set -- "${LAB_RULES[@]}" "$@"
 	local pf=$BATS_TEST_TMPDIR/proxy.port
 	rm -f "$pf"
 	PROXY_LOG=$BATS_TEST_TMPDIR/proxy.err

@@ -107,7 +107,7 @@ ucspi() {
 
 @test "UCSPI over pipes: 200, tunnel, half-close by closing the write pipe" {
 	start_target halfclose-echo --data '+ after the pipe closed\n'
-	ucspi --request "$REQ" --send 'over pipes\n' -- "$CONNECTD" --allow-port "$TPORT"
+	ucspi --request "$REQ" --send 'over pipes\n' -- "$CONNECTD" "${LAB_RULES[@]}" --allow-port "$TPORT"
 	((status == 0))
 	[[ $(value HEAD) =~ $SUCCESS_HEAD_RE ]]
 	has_line 'RECV over pipes\n+ after the pipe closed\n'
@@ -118,7 +118,7 @@ ucspi() {
 
 @test "UCSPI over pipes: the target's FIN closes fd 1 while fd 0 keeps flowing" {
 	start_target send-then-read --data 'target done\n' --out got.bin
-	ucspi --read-first --request "$REQ" --send 'late client bytes\n' -- "$CONNECTD" --allow-port "$TPORT"
+	ucspi --read-first --request "$REQ" --send 'late client bytes\n' -- "$CONNECTD" "${LAB_RULES[@]}" --allow-port "$TPORT"
 	((status == 0))
 	[[ $(value HEAD) =~ $SUCCESS_HEAD_RE ]]
 	has_line 'RECV target done\n'
@@ -130,7 +130,7 @@ ucspi() {
 
 @test "UCSPI over pipes: an error response, exit status 0" {
 	start_target echo
-	ucspi --request 'CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: h\r\n\r\n' -- "$CONNECTD" --allow-port "$TPORT"
+	ucspi --request 'CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: h\r\n\r\n' -- "$CONNECTD" "${LAB_RULES[@]}" --allow-port "$TPORT"
 	((status == 0))
 	has_line 'STATUS 403'
 	[[ $(value BODY) == 'port_not_allowed: '* ]]

@@ -15,6 +15,14 @@ setup() {
 	[[ $output != *"not ok"* ]]
 }
 
+@test "destination policy: rules, precedence and every default-denied range" {
+	run "$top/tests/unit/policy_test"
+	echo "$output" | grep -v '^ok' || true
+	[ "$status" -eq 0 ]
+	[[ $output == 1..* ]]
+	[[ $output != *"not ok"* ]]
+}
+
 @test "fuzz corpus replays through the request parser without a fault" {
 	run "$top/fuzz/replay_request" "$top/fuzz/corpus/request"
 	echo "$output"

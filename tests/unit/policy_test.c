@@ -1,0 +1,219 @@
+/*
+ * Table-driven tests of the destination policy: rule parsing, the order of
+ * judgement (deny beats allow, allow and a name's opt-in beat the default
+ * ranges) and every default-denied range, in IPv4, IPv6 and the IPv4 forms
+ * carried in IPv6.  TAP output; exits 1 when any row fails.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../../policy.h"
+#include "../../reply.h"
+
+struct addr_case {
+	const char *rules;	/* "+allow -deny ..." separated by spaces */
+	const char *addr;
+	int opted_in;
+	enum outcome want;
+};
+
+struct name_case {
+	const char *rules;
+	const char *host;
+	enum outcome want;
+	int opted_in;
+};
+
+#define OK OUT_OK
+#define NO OUT_ADDRESS_NOT_ALLOWED
+
+static const struct addr_case addr_cases[] = {
+	{ "", "93.184.216.34", 0, OK },
+	{ "", "2606:2800:220:1:248:1893:25c8:1946", 0, OK },
+	{ "", "0.0.0.0", 0, NO },
+	{ "", "10.1.2.3", 0, NO },
+	{ "", "100.64.0.1", 0, NO },
+	{ "", "100.127.255.254", 0, NO },
+	{ "", "100.128.0.1", 0, OK },
+	{ "", "127.0.0.1", 0, NO },
+	{ "", "127.255.255.254", 0, NO },
+	{ "", "169.254.169.254", 0, NO },
+	{ "", "172.16.0.1", 0, NO },
+	{ "", "172.31.255.255", 0, NO },
+	{ "", "172.32.0.1", 0, OK },
+	{ "", "192.0.0.8", 0, NO },
+	{ "", "192.0.2.1", 0, NO },
+	{ "", "192.168.1.1", 0, NO },
+	{ "", "198.18.0.1", 0, NO },
+	{ "", "198.19.255.255", 0, NO },
+	{ "", "198.51.100.7", 0, NO },
+	{ "", "203.0.113.9", 0, NO },
+	{ "", "224.0.0.1", 0, NO },
+	{ "", "239.255.255.250", 0, NO },
+	{ "", "240.0.0.1", 0, NO },
+	{ "", "255.255.255.255", 0, NO },
+	{ "", "::", 0, NO },
+	{ "", "::1", 0, NO },
+	{ "", "::ffff:127.0.0.1", 0, NO },
+	{ "", "::ffff:10.0.0.1", 0, NO },
+	{ "", "::ffff:93.184.216.34", 0, OK },
+	{ "", "::127.0.0.1", 0, NO },
+	{ "", "::169.254.169.254", 0, NO },
+	{ "", "100::1", 0, NO },
+	{ "", "2001:2::1", 0, NO },
+	{ "", "2001:db8::1", 0, NO },
+	{ "", "3fff::1", 0, NO },
+	{ "", "fc00::1", 0, NO },
+	{ "", "fd12:3456::1", 0, NO },
+	{ "", "fe80::1", 0, NO },
+	{ "", "fec0::1", 0, NO },
+	{ "", "ff02::1", 0, NO },
+	{ "+127.0.0.0/8 +::1", "127.0.0.1", 0, OK },
+	{ "+127.0.0.0/8 +::1", "::1", 0, OK },
+	{ "+127.0.0.0/8", "::ffff:127.0.0.5", 0, OK },
+	{ "+127.0.0.0/8", "10.0.0.1", 0, NO },
+	{ "+::ffff:127.0.0.0/104", "127.0.0.1", 0, OK },
+	{ "+[::1]", "::1", 0, OK },
+	{ "+10.1.0.0/16", "10.1.255.1", 0, OK },
+	{ "+10.1.0.0/16", "10.2.0.1", 0, NO },
+	{ "+10.1.0.0/16 -10.1.2.0/24", "10.1.2.3", 0, NO },
+	{ "-10.1.2.0/24 +10.1.2.3", "10.1.2.3", 0, NO },
+	{ "-93.184.216.34", "93.184.216.34", 0, NO },
+	{ "-93.184.216.34", "::ffff:93.184.216.34", 0, NO },
+	{ "-2001:db8::/32", "2001:db8::1", 1, NO },
+	{ "-0.0.0.0/0", "93.184.216.34", 0, NO },
+	{ "-::/0", "2606:2800::1", 0, NO },
+	{ "-::/0", "93.184.216.34", 0, OK },
+	{ "", "10.1.2.3", 1, OK },
+	{ "-10.0.0.0/8", "10.1.2.3", 1, NO },
+	{ "+10.1.2.3/33", "10.1.2.3", 0, NO },
+};
+
+static const struct name_case name_cases[] = {
+	{ "", "example.com", OK, 0 },
+	{ "-example.com", "example.com", OUT_NAME_NOT_ALLOWED, 0 },
+	{ "-example.com", "EXAMPLE.com.", OUT_NAME_NOT_ALLOWED, 0 },
+	{ "-example.com", "www.example.com", OK, 0 },
+	{ "-.example.com", "www.example.com", OUT_NAME_NOT_ALLOWED, 0 },
+	{ "-.example.com", "example.com", OUT_NAME_NOT_ALLOWED, 0 },
+	{ "-.example.com", "badexample.com", OK, 0 },
+	{ "+.corp.example", "db.corp.example", OK, 1 },
+	{ "+.corp.example -db.corp.example", "db.corp.example",
+	    OUT_NAME_NOT_ALLOWED, 0 },
+	{ "+intranet", "intranet", OK, 1 },
+	{ "+intranet", "intranet2", OK, 0 },
+};
+
+/* Adds each "+rule" or "-rule"; returns 0 or -1 when one is refused. */
+static int
+apply_rules(struct policy *p, const char *rules)
+{
+	char buf[256], *tok, *save = NULL;
+
+	policy_init(p);
+	snprintf(buf, sizeof(buf), "%s", rules);
+	for (tok = strtok_r(buf, " ", &save); tok != NULL;
+	    tok = strtok_r(NULL, " ", &save))
+		if (policy_add_rule(p, tok[0] == '+', tok + 1) == -1)
+			return -1;
+	return 0;
+}
+
+static int
+to_sockaddr(const char *text, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *in = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, text, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		return 0;
+	}
+	in6->sin6_family = AF_INET6;
+	return inet_pton(AF_INET6, text, &in6->sin6_addr) == 1 ? 0 : -1;
+}
+
+static int
+run_addr_case(int n, const struct addr_case *c)
+{
+	static struct policy p;
+	struct sockaddr_storage ss;
+	enum outcome got = OUT_INTERNAL_ERROR;
+	int ok;
+
+	/* A rule the parser refuses counts as "no rule" for the row. */
+	if (apply_rules(&p, c->rules) == -1)
+		policy_init(&p);
+	if (to_sockaddr(c->addr, &ss) == 0)
+		got = policy_check_addr(&p, (struct sockaddr *)&ss, c->opted_in,
+		    NULL);
+	ok = got == c->want;
+	printf("%s %d - addr %s with \"%s\"%s", ok ? "ok" : "not ok", n,
+	    c->addr, c->rules, c->opted_in ? " (name opted in)" : "");
+	printf(ok ? "\n" : " (got %s)\n", reply_reason(got));
+	return ok;
+}
+
+static int
+run_name_case(int n, const struct name_case *c)
+{
+	static struct policy p;
+	int opted = -1, ok;
+	enum outcome got = OUT_INTERNAL_ERROR;
+
+	if (apply_rules(&p, c->rules) == 0)
+		got = policy_check_name(&p, c->host, &opted);
+	ok = got == c->want && (got != OUT_OK || opted == c->opted_in);
+	printf("%s %d - name %s with \"%s\"", ok ? "ok" : "not ok", n,
+	    c->host, c->rules);
+	printf(ok ? "\n" : " (got %s, opted %d)\n", reply_reason(got), opted);
+	return ok;
+}
+
+/* Rules that must be refused, and the self address. */
+static int
+run_misc(int n)
+{
+	static const char *const bad[] = { "", "10.0.0.0/", "10.0.0.0/33",
+		"::1/129", "a b", "127.1", "host:443", "[::1", ".", "..x",
+		"1.2.3.4/-1" };
+	static struct policy p;
+	struct sockaddr_storage self, addr;
+	size_t i;
+	int ok = 1;
+
+	policy_init(&p);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int refused = policy_add_rule(&p, 1, bad[i]) == -1;
+
+		printf("%s %d - rule \"%s\" is refused\n",
+		    refused ? "ok" : "not ok", n++, bad[i]);
+		ok &= refused;
+	}
+	to_sockaddr("93.184.216.34", &self);
+	to_sockaddr("93.184.216.34", &addr);
+	i = policy_check_addr(&p, (struct sockaddr *)&addr, 0,
+	    (struct sockaddr *)&self) == OUT_ADDRESS_NOT_ALLOWED;
+	printf("%s %d - the proxy's own address is denied\n",
+	    i ? "ok" : "not ok", n++);
+	return ok && i;
+}
+
+int
+main(void)
+{
+	size_t i, na = sizeof(addr_cases) / sizeof(addr_cases[0]);
+	size_t nn = sizeof(name_cases) / sizeof(name_cases[0]);
+	int n = 1, failed = 0;
+
+	printf("1..%zu\n", na + nn + 12);
+	for (i = 0; i < na; i++)
+		failed += !run_addr_case(n++, &addr_cases[i]);
+	for (i = 0; i < nn; i++)
+		failed += !run_name_case(n++, &name_cases[i]);
+	failed += !run_misc(n);
+	return failed > 0;
+}
