@@ -1,8 +1,9 @@
 /*
  * Proxy authentication: the strict Basic decoder, the password file loader
  * and the check that ties them together with libxcrypt.  The file is read
- * once into one buffer that the user table points into; a check hashes
- * exactly once whatever the outcome, so timing does not tell users apart.
+ * once into one buffer that the user table points into.  Decoded Basic
+ * credentials cost exactly one hash, known user or not, so that answering
+ * fast does not tell which users exist.
  */
 #include "auth.h"
 
@@ -470,7 +471,7 @@ auth_verify(const char *hash, const char *pass)
 	return ok;
 }
 
-/* Visits every entry, so the scan takes the same time for any name. */
+/* Visits every entry: no early exit that would time where a name sits. */
 static const struct auth_entry *
 auth_find(const struct auth_file *af, const char *user)
 {
@@ -490,22 +491,22 @@ auth_check(const struct auth_file *af, const char *value, size_t len,
 	char u[AUTH_USER_MAX], p[AUTH_PASS_MAX];
 	const struct auth_entry *e;
 	enum auth_result r;
-	int ok;
 
 	if (usersize > 0)
 		user[0] = '\0';
 	if (value == NULL)
 		return AUTH_REQUIRED;
 	r = auth_decode_basic(value, len, u, sizeof(u), p, sizeof(p));
-	if (r != AUTH_OK)
-		return r;
-	e = auth_find(af, u);
-	/* An unknown user pays for a hash too: the first user's. */
-	ok = auth_verify(e != NULL ? e->hash : af->ents[0].hash, p) &&
-	    e != NULL;
-	explicit_bzero(p, sizeof(p));
-	if (ok && usersize > 0)
-		util_strlcpy(user, u, usersize);
+	if (r == AUTH_OK) {
+		e = auth_find(af, u);
+		/* An unknown user pays for a hash too: the first user's. */
+		if (!auth_verify(e != NULL ? e->hash : af->ents[0].hash, p) ||
+		    e == NULL)
+			r = AUTH_REQUIRED;
+		else if (usersize > 0)
+			util_strlcpy(user, u, usersize);
+	}
 	explicit_bzero(u, sizeof(u));
-	return ok ? AUTH_OK : AUTH_REQUIRED;
+	explicit_bzero(p, sizeof(p));
+	return r;
 }
