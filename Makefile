@@ -21,18 +21,24 @@ CFLAGS += -std=c11 -D_GNU_SOURCE $(WARNINGS) $(HARDENING) \
 	$(shell $(PKG_CONFIG) --cflags libsystemd 2>/dev/null)
 LDFLAGS += -pie -Wl,-z,relro,-z,now
 LDLIBS += $(shell $(PKG_CONFIG) --libs libsystemd 2>/dev/null || echo -lsystemd)
+LDLIBS += -lcrypt
 ifeq ($(CI),true)
 CFLAGS += -Werror
 endif
 
 # The six steps, in order: launch, request, policy, dial, reply, relay, log.
-OBJS = connectd.o options.o launch.o request.o policy.o dial.o reply.o \
-	relay.o log.o util.o
+OBJS = connectd.o options.o launch.o request.o peer.o auth.o policy.o \
+	resolve.o dial.o reply.o relay.o log.o util.o
 SRCS = $(OBJS:.o=.c)
 HDRS = $(wildcard *.h)
 # Unit tests and the fuzz corpus replay, built with the ordinary compiler.
-TEST_BINS = tests/unit/request_test tests/unit/policy_test fuzz/replay_request
-FUZZ_TARGETS = request
+TEST_BINS = tests/unit/request_test tests/unit/policy_test \
+	tests/unit/auth_test tests/unit/peer_test tests/tools/peer_check \
+	fuzz/replay_request fuzz/replay_auth
+FUZZ_TARGETS = request auth
+# What each fuzz target links besides its own file.
+FUZZ_SRCS_request = request.c
+FUZZ_SRCS_auth = auth.c util.c -lcrypt
 FUZZ_RUNS ?= 10000000
 FUZZ_CC ?= clang
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -68,13 +74,32 @@ tests/unit/policy_test: tests/unit/policy_test.c policy.o request.o reply.o \
 	util.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
+tests/unit/auth_test: tests/unit/auth_test.c auth.o util.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcrypt
+
+tests/unit/peer_test: tests/unit/peer_test.c peer.o util.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+tests/tools/peer_check: tests/tools/peer_check.c peer.o util.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
 fuzz/replay_request: fuzz/replay.c fuzz/fuzz_request.c request.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+fuzz/replay_auth: fuzz/replay.c fuzz/fuzz_auth.c auth.o util.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcrypt
+
+# peer_test with AddressSanitizer and UBSan, for the suite's ASan pass.
+build-asan/peer_test: tests/unit/peer_test.c peer.c util.c peer.h util.h
+	@mkdir -p build-asan
+	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g $(SAN_FLAGS) -o $@ \
+		tests/unit/peer_test.c peer.c util.c
 
 # The whole suite twice: against the plain build and against one with
 # AddressSanitizer and UBSan, with one summary line over both.
 check: deps-check
-	@$(MAKE) --no-print-directory connectd build-asan/connectd $(TEST_BINS)
+	@$(MAKE) --no-print-directory connectd build-asan/connectd \
+		build-asan/peer_test $(TEST_BINS)
 	@CONNECTD_BUILDS="$(CURDIR)/connectd $(CURDIR)/build-asan/connectd" tests/run
 
 # The whole suite against a build with AddressSanitizer and UBSan.
@@ -85,7 +110,8 @@ build-asan/connectd: $(SRCS) $(HDRS)
 		-o $@ $(SRCS) $(LDLIBS)
 
 check-asan: deps-check
-	@$(MAKE) --no-print-directory build-asan/connectd $(TEST_BINS)
+	@$(MAKE) --no-print-directory build-asan/connectd build-asan/peer_test \
+		$(TEST_BINS)
 	@CONNECTD_BUILDS=$(CURDIR)/build-asan/connectd tests/run
 
 # Long fuzzing runs (clang's libFuzzer), outside CI.  New finds go to
@@ -93,7 +119,7 @@ check-asan: deps-check
 build-fuzz/fuzz_%: fuzz/fuzz_%.c $(SRCS) $(HDRS)
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer \
-		$(SAN_FLAGS) -o $@ $< request.c
+		$(SAN_FLAGS) -o $@ $< $(FUZZ_SRCS_$*)
 
 fuzz: $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
 	@for t in $(FUZZ_TARGETS); do \

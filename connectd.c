@@ -15,10 +15,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "dial.h"
 #include "launch.h"
 #include "log.h"
 #include "options.h"
+#include "peer.h"
 #include "relay.h"
 #include "reply.h"
 #include "request.h"
@@ -40,6 +42,8 @@ struct session {
 	size_t head_got;
 	int64_t start_ms;
 	int name_opted_in; /* an --allow-dest rule names the host */
+	char user[AUTH_USER_MAX]; /* the authenticated user, for the log */
+	char uid[24]; /* the client's local uid, for the log */
 };
 
 /*
@@ -96,18 +100,71 @@ check_address(const struct sockaddr *sa, const void *ctx)
 	return policy_check_addr(&s->opt.policy, sa, s->name_opted_in, self);
 }
 
+/* With --allow-uid: the client must be one of the listed local users. */
+static enum outcome
+check_uid(struct session *s)
+{
+	uid_t uid;
+
+	if (s->opt.nuids == 0)
+		return OUT_OK;
+	/* A uid that cannot be established is refused, never waved through. */
+	if (!s->client.is_socket || peer_uid(s->client.in_fd, &uid) == -1)
+		return OUT_UID_NOT_ALLOWED;
+	snprintf(s->uid, sizeof(s->uid), "%lu", (unsigned long)uid);
+	s->rec.uid = s->uid;
+	if (!peer_uid_allowed(uid, s->opt.uids, s->opt.nuids))
+		return OUT_UID_NOT_ALLOWED;
+	return OUT_OK;
+}
+
+/* With --auth-file: Basic credentials that match a line of the file. */
+static enum outcome
+check_credentials(struct session *s)
+{
+	struct auth_file *af;
+	char err[256];
+	enum auth_result r;
+
+	if (s->opt.auth_file == NULL)
+		return OUT_OK;
+	/* Read per connection, as the service user: edits apply at once. */
+	if (auth_load(s->opt.auth_file, &af, err, sizeof(err)) == -1) {
+		log_warnx("--auth-file: %s", err);
+		return OUT_CONFIG_ERROR;
+	}
+	r = auth_check(
+	    af, s->req.auth, s->req.auth_len, s->user, sizeof(s->user));
+	auth_free(af);
+	switch (r) {
+	case AUTH_OK:
+		s->rec.user = s->user;
+		return OUT_OK;
+	case AUTH_REQUIRED:
+		return OUT_AUTH_REQUIRED;
+	case AUTH_MALFORMED:
+		return OUT_BAD_CREDENTIALS;
+	}
+	return OUT_INTERNAL_ERROR;
+}
+
 /*
- * Checks the parsed request in the documented order (port, name, then each
- * address as it is dialled) and dials it; OUT_OK leaves s->dial.fd
- * connected.  Nothing is resolved for a request refused earlier.
+ * Checks the parsed request in the documented order (peer user,
+ * credentials, port, name, then each address as it is dialled) and dials
+ * it; OUT_OK leaves s->dial.fd connected.  Nothing is resolved or dialled
+ * for a request refused earlier.
  */
 static enum outcome
 check_and_dial(struct session *s)
 {
 	struct dial_filter filter = { check_address, s };
+	struct dial_request dial;
 	int64_t t0;
 	enum outcome o;
 
+	if ((o = check_uid(s)) != OUT_OK ||
+	    (o = check_credentials(s)) != OUT_OK)
+		return o;
 	if ((o = policy_check_port(&s->opt.policy, s->req.port)) != OUT_OK)
 		return o;
 	if (s->req.host_kind == REQ_HOST_NAME) {
@@ -117,10 +174,15 @@ check_and_dial(struct session *s)
 			return o;
 	}
 	t0 = util_now_ms();
-	o = dial_connect(s->req.host, s->req.port,
-	    s->req.host_kind != REQ_HOST_NAME, &filter,
-	    t0 + s->opt.connect_timeout_ms, &s->dial);
+	dial.host = s->req.host;
+	dial.numeric = s->req.host_kind != REQ_HOST_NAME;
+	dial.port = s->req.port;
+	dial.filter = &filter;
+	dial.deadline = t0 + s->opt.connect_timeout_ms;
+	dial.dns_deadline = t0 + s->opt.dns_timeout_ms;
+	o = dial_connect(&dial, &s->dial);
 	s->rec.connect_ms = util_now_ms() - t0;
+	s->rec.dns_ms = s->dial.dns_ms;
 	s->rec.tried = s->dial.tried;
 	return o;
 }
@@ -171,11 +233,22 @@ static void
 refuse(struct session *s, enum outcome o)
 {
 	int64_t now = util_now_ms();
+	char challenge[OPTIONS_REALM_MAX + 80];
+	const char *extra = NULL;
 
 	s->rec.status = reply_status(o);
 	if (s->rec.status == 0)
 		return;
-	if (reply_error(s->client.out_fd, o, now + REPLY_WRITE_MS) == -1) {
+	if (o == OUT_AUTH_REQUIRED) {
+		/* RFC 7617 section 2: Basic, with the charset parameter. */
+		snprintf(challenge, sizeof(challenge),
+		    "Proxy-Authenticate: Basic realm=\"%s\", "
+		    "charset=\"UTF-8\"\r\n",
+		    s->opt.realm);
+		extra = challenge;
+	}
+	if (reply_error(s->client.out_fd, o, extra, now + REPLY_WRITE_MS) ==
+	    -1) {
 		s->rec.end = "client_gone";
 		return;
 	}
@@ -190,6 +263,7 @@ record_begin(struct session *s)
 	util_strlcpy(s->rec.client, s->client.client, sizeof(s->rec.client));
 	util_strlcpy(s->rec.addr, "-", sizeof(s->rec.addr));
 	s->rec.connect_ms = -1;
+	s->rec.dns_ms = -1;
 }
 
 static int
@@ -209,6 +283,7 @@ serve(struct session *s)
 	if (o == OUT_OK)
 		o = check_and_dial(s);
 	s->rec.reason = reply_reason(o);
+	s->rec.rcode = reply_rcode(o);
 	if (o == OUT_OK)
 		run_tunnel(s);
 	else
@@ -217,6 +292,8 @@ serve(struct session *s)
 		close(s->dial.fd);
 	s->rec.duration_ms = util_now_ms() - s->start_ms;
 	log_record(&s->rec);
+	if (o == OUT_CONFIG_ERROR)
+		return EXIT_USAGE;
 	return o == OUT_INTERNAL_ERROR ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 

@@ -1,8 +1,10 @@
 /*
- * Dialling the target: resolve, then race non-blocking connects to every
- * address, staggered and interleaved by family as RFC 8305 section 5
- * describes, all under one deadline.  No logging: the caller gets an outcome
- * and a record of every attempt.
+ * Dialling the target as a modern client does (RFC 8305, Happy Eyeballs
+ * v2): AAAA and A asked at once, connecting on the first answer, families
+ * interleaved, a new attempt every DIAL_ATTEMPT_DELAY_MS or at once when
+ * one fails, earlier attempts kept running, the first to connect winning,
+ * all under one deadline.  No logging: the caller gets an outcome and a
+ * record of every attempt.
  */
 #ifndef CONNECTD_DIAL_H
 #define CONNECTD_DIAL_H
@@ -11,9 +13,11 @@
 #include <sys/socket.h>
 
 #include "outcome.h"
+#include "resolve.h"
 
-#define DIAL_MAX_ADDRS 16 /* addresses tried at most */
+#define DIAL_MAX_ADDRS 16 /* addresses tried at most, per family */
 #define DIAL_ATTEMPT_DELAY_MS 250 /* RFC 8305 section 5 */
+#define DIAL_RESOLUTION_DELAY_MS 50 /* RFC 8305 section 3 */
 #define DIAL_TRIED_MAX 640
 
 /* Judges each resolved address right before it is dialled. */
@@ -22,23 +26,35 @@ struct dial_filter {
 	const void *ctx;
 };
 
+struct dial_request {
+	const char *host; /* a name, or an address literal */
+	int numeric; /* host is an address literal */
+	unsigned int port;
+	const struct dial_filter *filter; /* or NULL */
+	int64_t dns_deadline; /* util_now_ms() values */
+	int64_t deadline;
+};
+
 struct dial_result {
 	int fd; /* connected, non-blocking; -1 on failure */
 	struct sockaddr_storage addr; /* the address that connected */
 	char tried[DIAL_TRIED_MAX]; /* "addr=result,..." for the log */
+	int64_t dns_ms; /* until the first answer; -1 if none */
+	struct resolve resolve; /* resolver state: see resolve_start() */
 };
 
 /*
- * Connects to host (a name, or an address literal when numeric) on port,
- * giving up at deadline (a util_now_ms() value).  An address the filter
- * refuses is skipped without a packet sent.  Returns OUT_OK with res->fd
- * connected and owned by the caller, or OUT_DNS_ERROR,
+ * Resolves and connects as described above.  An address the filter refuses
+ * is skipped without a packet sent.  Returns OUT_OK with res->fd connected
+ * and owned by the caller, or with res->fd -1: OUT_DNS_NXDOMAIN,
+ * OUT_DNS_NO_ADDRESS, OUT_DNS_FAILURE, OUT_DNS_TIMEOUT,
  * OUT_CONNECTION_REFUSED, OUT_DESTINATION_UNREACHABLE,
  * OUT_CONNECTION_TIMEOUT, OUT_RESOURCES_EXHAUSTED, or the filter's outcome
- * when it refused every address, with res->fd -1.
+ * when it refused every address.  res must outlive the process's use of the
+ * resolver (keep it static): a query glibc could not cancel may still write
+ * to it.
  */
-enum outcome dial_connect(const char *host, unsigned int port, int numeric,
-    const struct dial_filter *filter, int64_t deadline,
-    struct dial_result *res);
+enum outcome
+dial_connect(const struct dial_request *req, struct dial_result *res);
 
 #endif

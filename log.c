@@ -16,6 +16,7 @@
 
 #define LOG_LINE_MAX 1024
 #define LOG_TARGET_MAX 300 /* escaped and clipped target text */
+#define LOG_USER_MAX 80 /* escaped and clipped user name */
 
 static int log_to_syslog;
 
@@ -72,18 +73,31 @@ log_warnx(const char *fmt, ...)
 void
 log_record(const struct log_record *r)
 {
-	char target[LOG_TARGET_MAX], line[LOG_LINE_MAX];
+	char target[LOG_TARGET_MAX], line[LOG_LINE_MAX], user[LOG_USER_MAX];
 
 	if (r->target != NULL)
 		util_escape(target, sizeof(target), r->target, r->target_len);
 	else
 		util_strlcpy(target, "-", sizeof(target));
+	char reason[64];
+
+	if (r->user != NULL)
+		util_escape(user, sizeof(user), r->user, strlen(r->user));
+	else
+		util_strlcpy(user, "-", sizeof(user));
+	if (r->rcode != NULL)
+		snprintf(
+		    reason, sizeof(reason), "%s rcode=%s", r->reason, r->rcode);
+	else
+		util_strlcpy(reason, r->reason, sizeof(reason));
 	snprintf(line, sizeof(line),
-	    "client=%s target=%s addr=%s status=%d reason=%s up=%" PRIu64
-	    " down=%" PRIu64 " connect_ms=%" PRId64 " duration_ms=%" PRId64
+	    "client=%s uid=%s user=%s target=%s addr=%s status=%d reason=%s "
+	    "up=%" PRIu64 " down=%" PRIu64 " dns_ms=%" PRId64
+	    " connect_ms=%" PRId64 " duration_ms=%" PRId64
 	    " end=%s closed_by=%s tried=%s",
-	    r->client, target, r->addr, r->status, r->reason, r->up, r->down,
-	    r->connect_ms, r->duration_ms, r->end != NULL ? r->end : "-",
+	    r->client, r->uid != NULL ? r->uid : "-", user, target, r->addr,
+	    r->status, reason, r->up, r->down, r->dns_ms, r->connect_ms,
+	    r->duration_ms, r->end != NULL ? r->end : "-",
 	    r->closed_by != NULL ? r->closed_by : "-",
 	    r->tried != NULL && r->tried[0] != '\0' ? r->tried : "-");
 	log_emit(LOG_INFO, line);

@@ -14,16 +14,20 @@
 /* Everything the closing log line says about one connection. */
 struct log_record {
 	char client[LOG_ADDR_MAX]; /* peer address text, or "-" */
+	const char *uid; /* the client's local uid, or NULL */
+	const char *user; /* untrusted: the authenticated user */
 	const char *target; /* untrusted, not terminated: escaped */
 	size_t target_len;
 	char addr[LOG_ADDR_MAX]; /* address that carried it, or "-" */
 	int status; /* HTTP status sent, 0 for none */
 	const char *reason; /* outcome key */
+	const char *rcode; /* DNS rcode behind dns_error, or NULL */
 	const char *end; /* why it ended, or NULL */
 	const char *closed_by; /* who sent the first FIN, or NULL */
 	const char *tried; /* dial attempts "addr=result,...", or NULL */
 	uint64_t up; /* client -> target bytes */
 	uint64_t down; /* target -> client bytes */
+	int64_t dns_ms; /* until the first answer; -1: none */
 	int64_t connect_ms; /* -1 when no dial happened */
 	int64_t duration_ms;
 };

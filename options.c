@@ -14,8 +14,9 @@
 #define OPTIONS_MAX_SECONDS (7 * 24 * 3600) /* a week */
 
 static const char options_usage[] =
-    "usage: connectd [-hV] [-a rule] [-c seconds] [-d rule] [-i seconds]\n"
-    "                [-l seconds] [-p list] [-r seconds]\n"
+    "usage: connectd [-hV] [-A file] [-a rule] [-c seconds] [-d rule]\n"
+    "                [-i seconds] [-l seconds] [-n seconds] [-p list]\n"
+    "                [-R realm] [-r seconds] [-u list]\n"
     "\n"
     "HTTP CONNECT proxy for one connection handed over by systemd\n"
     "(Accept=yes), inetd, xinetd or a UCSPI server.\n"
@@ -29,10 +30,20 @@ static const char options_usage[] =
     "denied\n"
     "                               by default (loopback, private, ...)\n"
     "  -d, --deny-dest RULE         deny a destination (beats any allow)\n"
+    "  -u, --allow-uid LIST         local users who may use this proxy: "
+    "uids,\n"
+    "                               names or self (default: anyone)\n"
+    "  -A, --auth-file FILE         require Basic credentials checked "
+    "against\n"
+    "                               FILE of user:crypt-hash lines\n"
+    "  -R, --realm REALM            realm in the 407 challenge "
+    "(default connectd)\n"
     "  -r, --request-timeout SECS   deadline for the request head "
     "(default 30)\n"
     "  -c, --connect-timeout SECS   deadline to resolve and connect "
     "(default 10)\n"
+    "  -n, --dns-timeout SECS       deadline for name resolution "
+    "(default 5)\n"
     "  -i, --idle-timeout SECS      end a tunnel idle this long "
     "(default 600, 0 off)\n"
     "  -l, --max-lifetime SECS      end any tunnel after this long "
@@ -42,10 +53,14 @@ static const char options_usage[] =
 
 static const struct option options_long[] = {
 	{ "allow-dest", required_argument, NULL, 'a' },
+	{ "allow-uid", required_argument, NULL, 'u' },
+	{ "auth-file", required_argument, NULL, 'A' },
+	{ "realm", required_argument, NULL, 'R' },
 	{ "deny-dest", required_argument, NULL, 'd' },
 	{ "allow-port", required_argument, NULL, 'p' },
 	{ "request-timeout", required_argument, NULL, 'r' },
 	{ "connect-timeout", required_argument, NULL, 'c' },
+	{ "dns-timeout", required_argument, NULL, 'n' },
 	{ "idle-timeout", required_argument, NULL, 'i' },
 	{ "max-lifetime", required_argument, NULL, 'l' },
 	{ "help", no_argument, NULL, 'h' },
@@ -78,10 +93,43 @@ options_seconds(const char *arg, int zero_ok, int64_t *out)
 	return 0;
 }
 
+/*
+ * A realm goes into a quoted-string (RFC 9110 section 11.6.1): printable
+ * ASCII without '"' or '\\', so it never needs escaping.
+ */
+static int
+options_realm(const char *arg, char *realm, size_t size)
+{
+	size_t i, n = strlen(arg);
+
+	if (n == 0 || n >= size) {
+		errno = n == 0 ? EINVAL : ERANGE;
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)arg[i];
+
+		if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') {
+			errno = EINVAL;
+			return -1;
+		}
+	}
+	memcpy(realm, arg, n + 1);
+	return 0;
+}
+
 static int
 options_apply(int c, const char *arg, struct options *opt)
 {
 	switch (c) {
+	case 'A':
+		opt->auth_file = arg;
+		return 0;
+	case 'R':
+		return options_realm(arg, opt->realm, sizeof(opt->realm));
+	case 'u':
+		return peer_parse_uids(
+		    arg, opt->uids, PEER_UIDS_MAX, &opt->nuids, NULL, 0);
 	case 'a':
 		return policy_add_rule(&opt->policy, 1, arg);
 	case 'd':
@@ -92,6 +140,8 @@ options_apply(int c, const char *arg, struct options *opt)
 		return options_seconds(arg, 0, &opt->request_timeout_ms);
 	case 'c':
 		return options_seconds(arg, 0, &opt->connect_timeout_ms);
+	case 'n':
+		return options_seconds(arg, 0, &opt->dns_timeout_ms);
 	case 'i':
 		return options_seconds(arg, 1, &opt->idle_timeout_ms);
 	case 'l':
@@ -110,11 +160,13 @@ options_parse(
 	memset(opt, 0, sizeof(*opt));
 	opt->request_timeout_ms = 30 * 1000;
 	opt->connect_timeout_ms = 10 * 1000;
+	opt->dns_timeout_ms = 5 * 1000;
 	opt->idle_timeout_ms = 600 * 1000;
 	policy_init(&opt->policy);
+	util_strlcpy(opt->realm, "connectd", sizeof(opt->realm));
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":a:c:d:hi:l:p:r:V", options_long,
-		    NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":A:a:c:d:hi:l:n:p:R:r:u:V",
+		    options_long, NULL)) != -1) {
 		if (c == 'h') {
 			fputs(options_usage, stdout);
 			return OPTIONS_EXIT;

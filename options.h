@@ -8,14 +8,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/types.h>
+
+#include "peer.h"
 #include "policy.h"
+
+#define OPTIONS_REALM_MAX 128
 
 struct options {
 	int64_t request_timeout_ms;
 	int64_t connect_timeout_ms;
+	int64_t dns_timeout_ms;
 	int64_t idle_timeout_ms; /* 0: none */
 	int64_t max_lifetime_ms; /* 0: none */
 	struct policy policy;
+	const char *auth_file; /* NULL: no authentication */
+	char realm[OPTIONS_REALM_MAX];
+	uid_t uids[PEER_UIDS_MAX]; /* --allow-uid; nuids 0: anyone */
+	size_t nuids;
 };
 
 enum options_status {

@@ -21,6 +21,7 @@ struct reply_entry {
 	const char *reason; /* our key: body and log */
 	const char *rfc9209; /* Proxy-Status error type */
 	const char *text; /* human text after the key in the body */
+	const char *rcode; /* DNS rcode for dns_error, or NULL */
 };
 
 /* Indexed by enum outcome; reply_entry_for() checks every index exists. */
@@ -61,19 +62,33 @@ static const struct reply_entry reply_table[] = {
 	    "the request head is too large" },
 	[OUT_REQUEST_TIMEOUT] = { 408, "Request Timeout", "request_timeout",
 	    "http_request_error", "the request head took too long" },
+	[OUT_UID_NOT_ALLOWED] = { 403, "Forbidden", "uid_not_allowed",
+	    "http_request_denied", "this proxy is not for your user" },
+	[OUT_AUTH_REQUIRED] = { 407, "Proxy Authentication Required",
+	    "auth_required", "http_request_denied",
+	    "valid proxy credentials are required" },
+	[OUT_BAD_CREDENTIALS] = { 400, "Bad Request", "bad_credentials",
+	    "http_request_error", "malformed Proxy-Authorization" },
 	[OUT_PORT_NOT_ALLOWED] = { 403, "Forbidden", "port_not_allowed",
 	    "http_request_denied", "the destination port is not allowed" },
 	[OUT_NAME_NOT_ALLOWED] = { 403, "Forbidden", "name_not_allowed",
 	    "http_request_denied", "the destination name is not allowed" },
-	[OUT_ADDRESS_NOT_ALLOWED] = { 403, "Forbidden", "address_not_allowed",
-	    "destination_ip_prohibited",
+	[OUT_ADDRESS_NOT_ALLOWED] = { 403, "Forbidden",
+	    "destination_ip_prohibited", "destination_ip_prohibited",
 	    "the destination address is not allowed" },
-	[OUT_DNS_ERROR] = { 502, "Bad Gateway", "dns_error", "dns_error",
-	    "the destination name does not resolve" },
+	/* RFC 9209 section 2.3.2: dns_error, with the DNS rcode. */
+	[OUT_DNS_NXDOMAIN] = { 502, "Bad Gateway", "dns_error", "dns_error",
+	    "the destination name does not exist", "NXDOMAIN" },
+	[OUT_DNS_NO_ADDRESS] = { 502, "Bad Gateway", "dns_error", "dns_error",
+	    "the destination name has no address", "NOERROR" },
+	[OUT_DNS_FAILURE] = { 502, "Bad Gateway", "dns_error", "dns_error",
+	    "the resolver failed to answer", "SERVFAIL" },
+	[OUT_DNS_TIMEOUT] = { 504, "Gateway Timeout", "dns_timeout",
+	    "dns_timeout", "the resolver did not answer in time" },
 	[OUT_CONNECTION_REFUSED] = { 502, "Bad Gateway", "connection_refused",
 	    "connection_refused", "the destination refused the connection" },
 	[OUT_DESTINATION_UNREACHABLE] = { 502, "Bad Gateway",
-	    "destination_unreachable", "destination_ip_unroutable",
+	    "destination_ip_unroutable", "destination_ip_unroutable",
 	    "the destination is unreachable" },
 	[OUT_CONNECTION_TIMEOUT] = { 504, "Gateway Timeout",
 	    "connection_timeout", "connection_timeout",
@@ -81,6 +96,8 @@ static const struct reply_entry reply_table[] = {
 	[OUT_RESOURCES_EXHAUSTED] = { 503, "Service Unavailable",
 	    "resources_exhausted", "proxy_internal_error",
 	    "the proxy is out of resources" },
+	[OUT_CONFIG_ERROR] = { 500, "Internal Server Error", "config_error",
+	    "proxy_configuration_error", "the proxy is misconfigured" },
 	[OUT_INTERNAL_ERROR] = { 500, "Internal Server Error", "internal_error",
 	    "proxy_internal_error", "the proxy failed" },
 };
@@ -105,6 +122,12 @@ reply_reason(enum outcome o)
 	return reply_entry_for(o)->reason;
 }
 
+const char *
+reply_rcode(enum outcome o)
+{
+	return reply_entry_for(o)->rcode;
+}
+
 int
 reply_ok(int fd, int64_t deadline)
 {
@@ -115,27 +138,51 @@ reply_ok(int fd, int64_t deadline)
 	return util_write_all(fd, ok, sizeof(ok) - 1, deadline);
 }
 
+/* The Proxy-Status member for e (RFC 9209 section 2). */
+static void
+reply_proxy_status(const struct reply_entry *e, char *buf, size_t size)
+{
+	/* details is a String; our keys need no escaping. */
+	if (e->rcode != NULL)
+		snprintf(buf, size,
+		    "connectd; error=%s; rcode=\"%s\"; details=\"%s\"",
+		    e->rfc9209, e->rcode, e->reason);
+	else
+		snprintf(buf, size, "connectd; error=%s; details=\"%s\"",
+		    e->rfc9209, e->reason);
+}
+
 int
-reply_error(int fd, enum outcome o, int64_t deadline)
+reply_error(int fd, enum outcome o, const char *extra, int64_t deadline)
 {
 	const struct reply_entry *e = reply_entry_for(o);
-	char body[160], head[512];
+	char body[160], head[1024], status[128];
 	int blen, hlen;
 
 	if (e->status == 0)
 		return 0;
-	blen = snprintf(body, sizeof(body), "%s: %s\n", e->reason, e->text);
-	/* RFC 9209 section 2.1.1: details is a String; our keys need no escaping. */
+	if (e->rcode != NULL)
+		blen = snprintf(body, sizeof(body), "%s: %s (%s)\n", e->reason,
+		    e->text, e->rcode);
+	else
+		blen = snprintf(
+		    body, sizeof(body), "%s: %s\n", e->reason, e->text);
+	reply_proxy_status(e, status, sizeof(status));
 	hlen = snprintf(head, sizeof(head),
 	    "HTTP/1.1 %d %s\r\n"
 	    "Proxy-Agent: connectd/" CONNECTD_VERSION "\r\n"
-	    "Proxy-Status: connectd; error=%s; details=\"%s\"\r\n"
-	    "%s"
+	    "Proxy-Status: %s\r\n"
+	    "%s%s"
 	    "Content-Type: text/plain; charset=utf-8\r\n"
 	    "Content-Length: %d\r\n"
 	    "Connection: close\r\n\r\n",
-	    e->status, e->phrase, e->rfc9209, e->reason,
-	    o == OUT_METHOD_NOT_ALLOWED ? "Allow: CONNECT\r\n" : "", blen);
+	    e->status, e->phrase, status,
+	    o == OUT_METHOD_NOT_ALLOWED ? "Allow: CONNECT\r\n" : "",
+	    extra != NULL ? extra : "", blen);
+	if (hlen < 0 || (size_t)hlen >= sizeof(head)) {
+		errno = EOVERFLOW;
+		return -1;
+	}
 	if (util_write_all(fd, head, (size_t)hlen, deadline) == -1)
 		return -1;
 	return util_write_all(fd, body, (size_t)blen, deadline);

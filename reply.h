@@ -15,6 +15,9 @@ int reply_status(enum outcome o);
 /* The short reason key for o, as in the body and the log ("dns_error"). */
 const char *reply_reason(enum outcome o);
 
+/* The DNS rcode behind a dns_error outcome ("NXDOMAIN"), else NULL. */
+const char *reply_rcode(enum outcome o);
+
 /*
  * Writes "HTTP/1.1 200 Connection established" with Proxy-Agent to fd, all
  * of it, by deadline.  Returns 0 or -1 with errno.
@@ -23,9 +26,11 @@ int reply_ok(int fd, int64_t deadline);
 
 /*
  * Writes the error response for o (nothing if reply_status(o) is 0) to fd
- * by deadline.  Returns 0 or -1 with errno.
+ * by deadline, with extra (NULL, or whole header lines each ending in CRLF,
+ * such as a Proxy-Authenticate challenge) among its fields.  Returns 0 or
+ * -1 with errno.
  */
-int reply_error(int fd, enum outcome o, int64_t deadline);
+int reply_error(int fd, enum outcome o, const char *extra, int64_t deadline);
 
 /*
  * Lingering close of the client after an error response: shuts down our

@@ -23,6 +23,22 @@ setup() {
 	[[ $output != *"not ok"* ]]
 }
 
+@test "proxy authentication: Basic decoding and crypt(3) schemes" {
+	run "$top/tests/unit/auth_test"
+	echo "$output" | grep -v '^ok' || true
+	[ "$status" -eq 0 ]
+	[[ $output == 1..* ]]
+	[[ $output != *"not ok"* ]]
+}
+
+@test "fuzz corpus replays through the credentials decoder without a fault" {
+	run "$top/fuzz/replay_auth" "$top/fuzz/corpus/auth"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output =~ replayed\ ([0-9]+)\ inputs ]]
+	[ "${BASH_REMATCH[1]}" -ge 20 ]
+}
+
 @test "fuzz corpus replays through the request parser without a fault" {
 	run "$top/fuzz/replay_request" "$top/fuzz/corpus/request"
 	echo "$output"

@@ -1,0 +1,142 @@
+/*
+ * Asynchronous resolution on getaddrinfo_a(3).  Completion is signalled with
+ * a real-time signal read through a signalfd, so the dialer waits for
+ * answers and connections in one poll(2), with no callback thread.
+ */
+#include "resolve.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define RESOLVE_SIGNAL (SIGRTMIN + 1)
+
+/* Blocks the completion signal so it queues for the signalfd. */
+static int
+resolve_signal_fd(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, RESOLVE_SIGNAL);
+	/* Blocked before glibc makes its threads, so they inherit it too. */
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		return -1;
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+int
+resolve_start(struct resolve *r, const char *host, unsigned int port)
+{
+	static const int family[RESOLVE_NFAMILIES] = { AF_INET6, AF_INET };
+	struct gaicb *list[RESOLVE_NFAMILIES];
+	struct sigevent sev;
+	int i;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->service, sizeof(r->service), "%u", port);
+	if ((r->fd = resolve_signal_fd()) == -1)
+		return -1;
+	for (i = 0; i < RESOLVE_NFAMILIES; i++) {
+		r->hints[i].ai_family = family[i];
+		r->hints[i].ai_socktype = SOCK_STREAM;
+		r->hints[i].ai_protocol = IPPROTO_TCP;
+		r->hints[i].ai_flags = AI_NUMERICSERV;
+		r->req[i].ar_name = host;
+		r->req[i].ar_service = r->service;
+		r->req[i].ar_request = &r->hints[i];
+		r->pending[i] = 1;
+		list[i] = &r->req[i];
+	}
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_SIGNAL;
+	sev.sigev_signo = RESOLVE_SIGNAL;
+	/* One signal per answer: the notification of each list item. */
+	for (i = 0; i < RESOLVE_NFAMILIES; i++) {
+		if (getaddrinfo_a(GAI_NOWAIT, &list[i], 1, &sev) != 0) {
+			close(r->fd);
+			r->fd = -1;
+			errno = EAGAIN;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+resolve_collect(struct resolve *r)
+{
+	struct signalfd_siginfo si;
+	int i, done = 0;
+
+	/* Drain the signals; the queries' own state says which finished. */
+	while (read(r->fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		;
+	for (i = 0; i < RESOLVE_NFAMILIES; i++) {
+		int rc;
+
+		if (!r->pending[i] ||
+		    (rc = gai_error(&r->req[i])) == EAI_INPROGRESS)
+			continue;
+		r->pending[i] = 0;
+		r->err[i] = rc;
+		done |= 1 << i;
+	}
+	return done;
+}
+
+int
+resolve_pending(const struct resolve *r)
+{
+	return r->pending[RESOLVE_V6] || r->pending[RESOLVE_V4];
+}
+
+enum outcome
+resolve_verdict(const struct resolve *r)
+{
+	int i, nodata = 0, failure = 0;
+
+	for (i = 0; i < RESOLVE_NFAMILIES; i++) {
+		switch (r->err[i]) {
+		case EAI_MEMORY:
+			return OUT_RESOURCES_EXHAUSTED;
+		case EAI_NONAME:
+			break;
+		case 0:
+		case EAI_NODATA:
+		case EAI_ADDRFAMILY:
+			/* The name exists: this family has no address. */
+			nodata = 1;
+			break;
+		default:
+			/* EAI_AGAIN (SERVFAIL, no resolver), EAI_FAIL, ... */
+			failure = 1;
+			break;
+		}
+	}
+	if (failure)
+		return OUT_DNS_FAILURE;
+	return nodata ? OUT_DNS_NO_ADDRESS : OUT_DNS_NXDOMAIN;
+}
+
+void
+resolve_end(struct resolve *r)
+{
+	int i;
+
+	for (i = 0; i < RESOLVE_NFAMILIES; i++) {
+		if (r->pending[i] && gai_cancel(&r->req[i]) == EAI_CANCELED)
+			r->pending[i] = 0;
+		if (!r->pending[i] && r->req[i].ar_result != NULL) {
+			freeaddrinfo(r->req[i].ar_result);
+			r->req[i].ar_result = NULL;
+		}
+	}
+	if (r->fd != -1)
+		close(r->fd);
+	r->fd = -1;
+}
