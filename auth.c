@@ -8,6 +8,7 @@
 #include "auth.h"
 
 #include <crypt.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -46,6 +47,39 @@ struct auth_sink {
 
 /* 32 KiB: too big for the stack; one check at a time per process. */
 static struct crypt_data auth_crypt;
+
+/*
+ * libxcrypt, loaded with dlopen(3) by auth_load(): a proxy without
+ * --auth-file (and each of its connections) never maps it.
+ */
+static struct {
+	__typeof__(&crypt_rn) rn;
+	__typeof__(&crypt_checksalt) checksalt;
+} auth_lib;
+
+/* Loads libcrypt once; 0, or -1 with a message. */
+static int
+auth_load_lib(char *err, size_t errsize)
+{
+	void *lib;
+
+	if (auth_lib.rn != NULL)
+		return 0;
+	if ((lib = dlopen("libcrypt.so.1", RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		snprintf(
+		    err, errsize, "cannot load libcrypt.so.1: %s", dlerror());
+		return -1;
+	}
+	/* POSIX dlsym returns void *; this is how a function pointer is read. */
+	*(void **)&auth_lib.rn = dlsym(lib, "crypt_rn");
+	*(void **)&auth_lib.checksalt = dlsym(lib, "crypt_checksalt");
+	if (auth_lib.rn == NULL || auth_lib.checksalt == NULL) {
+		snprintf(err, errsize, "libcrypt.so.1 lacks crypt_rn");
+		auth_lib.rn = NULL;
+		return -1;
+	}
+	return 0;
+}
 
 static int
 auth_is_ctl(unsigned char c)
@@ -280,7 +314,7 @@ auth_check_line(const char *line, const char **hash)
 		if (auth_is_ctl((unsigned char)*p) || *p == ' ' || *p == ':')
 			return "':', blank or control byte in hash";
 	/* Legacy methods (md5-crypt, sha256-crypt) still verify: allowed. */
-	switch (crypt_checksalt(*hash)) {
+	switch (auth_lib.checksalt(*hash)) {
 	case CRYPT_SALT_OK:
 	case CRYPT_SALT_METHOD_LEGACY:
 	case CRYPT_SALT_TOO_CHEAP:
@@ -416,6 +450,8 @@ auth_load(const char *path, struct auth_file **out, char *err, size_t errsize)
 	struct auth_file *af;
 	int len;
 
+	if (auth_load_lib(err, errsize) == -1)
+		return -1;
 	if ((af = calloc(1, sizeof(*af))) == NULL) {
 		snprintf(err, errsize, "%s: %s", path, strerror(errno));
 		return -1;
@@ -464,7 +500,7 @@ auth_verify(const char *hash, const char *pass)
 	const char *out;
 	int ok;
 
-	out = crypt_rn(pass, hash, &auth_crypt, (int)sizeof(auth_crypt));
+	out = auth_lib.rn(pass, hash, &auth_crypt, (int)sizeof(auth_crypt));
 	ok = out != NULL && auth_equal(out, hash);
 	/* It holds the password and intermediate state: wipe it all. */
 	explicit_bzero(&auth_crypt, sizeof(auth_crypt));

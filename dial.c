@@ -6,6 +6,7 @@
  */
 #include "dial.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -16,6 +17,16 @@
 
 #include "util.h"
 
+/*
+ * An IPv4 or IPv6 address: a fifth of a sockaddr_storage, so the queues and
+ * the log of a race fit in few pages.
+ */
+union dial_addr {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
 /* What went wrong across all attempts, to pick one status. */
 struct dial_failures {
 	int refused, unreachable, timeout, resources, denied;
@@ -23,7 +34,7 @@ struct dial_failures {
 };
 
 struct dial_queue {
-	struct sockaddr_storage addr[DIAL_MAX_ADDRS];
+	union dial_addr addr[DIAL_MAX_ADDRS];
 	size_t n, next;
 };
 
@@ -36,8 +47,13 @@ struct dial_race {
 	int64_t v4_wait_until; /* resolution delay for a lone A */
 	int64_t next_start; /* when the next attempt may start */
 	struct pollfd pfd[2 * DIAL_MAX_ADDRS + 1]; /* attempts, resolver */
-	struct sockaddr_storage paddr[2 * DIAL_MAX_ADDRS];
+	size_t pidx[2 * DIAL_MAX_ADDRS]; /* each one's log entry */
 	size_t npending;
+	struct {
+		union dial_addr sa;
+		int err;
+	} log[2 * DIAL_MAX_ADDRS]; /* every address, in the order tried */
+	size_t nlog;
 	struct dial_failures fail;
 };
 
@@ -70,25 +86,44 @@ dial_error_name(int err)
 	}
 }
 
-/* Appends "addr=result" to the attempt record, clipped when full. */
+/* Writes the attempts, in the order they started, as "addr=result,...". */
 static void
-dial_note(struct dial_result *res, const struct sockaddr_storage *sa, int err)
+dial_write_log(const struct dial_race *r)
 {
-	char addr[64];
-	size_t used = strlen(res->tried);
+	size_t i, used = 0;
 
-	util_sockaddr_text((const struct sockaddr *)sa, addr, sizeof(addr));
-	snprintf(res->tried + used, sizeof(res->tried) - used, "%s%s=%s",
-	    used > 0 ? "," : "", addr, dial_error_name(err));
+	r->res->tried[0] = '\0';
+	for (i = 0; i < r->nlog && used < sizeof(r->res->tried); i++) {
+		char addr[64];
+		int n;
+
+		util_sockaddr_text(
+		    (const struct sockaddr *)&r->log[i].sa, addr, sizeof(addr));
+		n = snprintf(r->res->tried + used, sizeof(r->res->tried) - used,
+		    "%s%s=%s", i > 0 ? "," : "", addr,
+		    dial_error_name(r->log[i].err));
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
 }
 
-/* Records a failed attempt for the log and the verdict. */
+/* Opens the log entry of an attempt on sa; returns its index. */
+static size_t
+dial_log_start(struct dial_race *r, const union dial_addr *sa)
+{
+	r->log[r->nlog].sa = *sa;
+	r->log[r->nlog].err = EINPROGRESS;
+	return r->nlog++;
+}
+
+/* Records how attempt i ended, for the log and the verdict. */
 static void
-dial_failed(struct dial_race *r, const struct sockaddr_storage *sa, int err)
+dial_failed(struct dial_race *r, size_t i, int err)
 {
 	const char *name = dial_error_name(err);
 
-	dial_note(r->res, sa, err);
+	r->log[i].err = err;
 	if (strcmp(name, "refused") == 0)
 		r->fail.refused++;
 	else if (strcmp(name, "timeout") == 0)
@@ -142,7 +177,7 @@ dial_queued(const struct dial_race *r, int fam)
  * Returns NULL when none may start now: the queues are empty, or only IPv4
  * is there and its AAAA may still come within the resolution delay.
  */
-static const struct sockaddr_storage *
+static const union dial_addr *
 dial_next_addr(struct dial_race *r, int64_t now)
 {
 	int fam = r->prefer;
@@ -163,14 +198,15 @@ dial_next_addr(struct dial_race *r, int64_t now)
  * EINPROGRESS (pending), or -1 with *err the failure.
  */
 static int
-dial_start(const struct sockaddr_storage *sa, int *err)
+dial_start(const union dial_addr *sa, int *err)
 {
-	socklen_t len = sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-						  : sizeof(struct sockaddr_in);
+	socklen_t len = sa->sa.sa_family == AF_INET6
+	    ? sizeof(struct sockaddr_in6)
+	    : sizeof(struct sockaddr_in);
 	int fd;
 
-	fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    IPPROTO_TCP);
+	fd = socket(sa->sa.sa_family,
+	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
 	if (fd == -1) {
 		*err = errno;
 		return -1;
@@ -188,18 +224,18 @@ dial_start(const struct sockaddr_storage *sa, int *err)
 
 /* Hands the connected fd to the result and cancels the other attempts. */
 static void
-dial_win(struct dial_race *r, int fd, const struct sockaddr_storage *sa)
+dial_win(struct dial_race *r, int fd, size_t idx)
 {
 	size_t i;
 
-	dial_note(r->res, sa, 0);
+	r->log[idx].err = 0;
 	for (i = 0; i < r->npending; i++) {
-		dial_note(r->res, &r->paddr[i], ECANCELED);
+		r->log[r->pidx[i]].err = ECANCELED;
 		close(r->pfd[i].fd);
 	}
 	r->npending = 0;
 	r->res->fd = fd;
-	r->res->addr = *sa;
+	memcpy(&r->res->addr, &r->log[idx].sa, sizeof(r->log[idx].sa));
 }
 
 /* Closes every pending attempt, recording err for each. */
@@ -209,7 +245,7 @@ dial_abandon(struct dial_race *r, int err)
 	size_t i;
 
 	for (i = 0; i < r->npending; i++) {
-		dial_failed(r, &r->paddr[i], err);
+		dial_failed(r, r->pidx[i], err);
 		close(r->pfd[i].fd);
 	}
 	r->npending = 0;
@@ -220,9 +256,10 @@ dial_abandon(struct dial_race *r, int err)
  * filled in), 0 when it is pending, -1 when it failed or was refused.
  */
 static int
-dial_launch(struct dial_race *r, const struct sockaddr_storage *sa)
+dial_launch(struct dial_race *r, const union dial_addr *sa)
 {
 	const struct dial_filter *filter = r->req->filter;
+	size_t idx = dial_log_start(r, sa);
 	enum outcome verdict = OUT_OK;
 	int err, fd;
 
@@ -231,22 +268,22 @@ dial_launch(struct dial_race *r, const struct sockaddr_storage *sa)
 		    (const struct sockaddr *)sa, filter->ctx);
 	if (verdict != OUT_OK) {
 		/* Refused by policy: no packet is ever sent to it. */
-		dial_note(r->res, sa, EACCES);
+		r->log[idx].err = EACCES;
 		r->fail.denied++;
 		r->fail.denial = verdict;
 		return -1;
 	}
 	if ((fd = dial_start(sa, &err)) == -1) {
-		dial_failed(r, sa, err);
+		dial_failed(r, idx, err);
 		return -1;
 	}
 	if (err == 0) {
-		dial_win(r, fd, sa);
+		dial_win(r, fd, idx);
 		return 1;
 	}
 	r->pfd[r->npending].fd = fd;
 	r->pfd[r->npending].events = POLLOUT;
-	r->paddr[r->npending++] = *sa;
+	r->pidx[r->npending++] = idx;
 	return 0;
 }
 
@@ -262,7 +299,7 @@ dial_collect(struct dial_race *r, int64_t now)
 	while (i-- > 0) {
 		int fd = r->pfd[i].fd, err = 0;
 		socklen_t len = sizeof(err);
-		struct sockaddr_storage sa = r->paddr[i];
+		size_t idx = r->pidx[i];
 
 		if (r->pfd[i].revents == 0)
 			continue;
@@ -270,12 +307,12 @@ dial_collect(struct dial_race *r, int64_t now)
 			err = errno;
 		r->npending--;
 		r->pfd[i] = r->pfd[r->npending];
-		r->paddr[i] = r->paddr[r->npending];
+		r->pidx[i] = r->pidx[r->npending];
 		if (err == 0) {
-			dial_win(r, fd, &sa);
+			dial_win(r, fd, idx);
 			return 1;
 		}
-		dial_failed(r, &sa, err);
+		dial_failed(r, idx, err);
 		close(fd);
 		r->next_start = now;
 	}
@@ -313,7 +350,9 @@ dial_wake(const struct dial_race *r)
 		wake = r->req->dns_deadline;
 	if (queued && r->npending > 0 && r->next_start < wake)
 		wake = r->next_start;
-	if (queued && r->resolving && r->v4_wait_until < wake)
+	/* Only IPv4 waiting out its AAAA's resolution delay needs a timer. */
+	if (dial_queued(r, RESOLVE_V4) && r->res->resolve.pending[RESOLVE_V6] &&
+	    r->v4_wait_until > util_now_ms() && r->v4_wait_until < wake)
 		wake = r->v4_wait_until;
 	return wake;
 }
@@ -337,7 +376,7 @@ dial_give_up(const struct dial_race *r, int dns_timed_out)
 static int
 dial_start_due(struct dial_race *r, int64_t now)
 {
-	const struct sockaddr_storage *sa;
+	const union dial_addr *sa;
 
 	while ((r->npending == 0 || now >= r->next_start) &&
 	    (sa = dial_next_addr(r, now)) != NULL) {
@@ -396,22 +435,31 @@ dial_run(struct dial_race *r)
 	}
 }
 
-/* Address literals need no resolver: one synchronous, local call. */
+/*
+ * Address literals need no resolver, nor getaddrinfo(3), whose allocations
+ * would cost every such connection its first heap pages.
+ */
 static enum outcome
 dial_literal(struct dial_race *r)
 {
-	struct addrinfo hints, *list = NULL;
-	char service[8];
+	union dial_addr ss;
+	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	int fam;
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
-	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-	snprintf(service, sizeof(service), "%u", r->req->port);
-	if (getaddrinfo(r->req->host, service, &hints, &list) != 0)
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, r->req->host, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)r->req->port);
+		fam = RESOLVE_V4;
+	} else if (inet_pton(AF_INET6, r->req->host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)r->req->port);
+		fam = RESOLVE_V6;
+	} else {
 		return OUT_DESTINATION_UNREACHABLE;
-	dial_enqueue(r, list);
-	freeaddrinfo(list);
+	}
+	r->queue[fam].addr[r->queue[fam].n++] = ss;
 	return OUT_OK;
 }
 
@@ -422,12 +470,18 @@ dial_connect(const struct dial_request *req, struct dial_result *res)
 	int64_t start = util_now_ms();
 	enum outcome o;
 
-	memset(&race, 0, sizeof(race));
+	/* Field by field: the address arrays need no zeroing, and every page
+	 * not touched is memory a held tunnel does not cost. */
+	race.queue[RESOLVE_V6].n = race.queue[RESOLVE_V6].next = 0;
+	race.queue[RESOLVE_V4].n = race.queue[RESOLVE_V4].next = 0;
+	race.npending = race.nlog = 0;
+	race.resolving = 0;
+	race.v4_wait_until = race.next_start = 0;
+	memset(&race.fail, 0, sizeof(race.fail));
 	race.req = req;
 	race.res = res;
 	race.prefer = RESOLVE_V6;
 	res->fd = -1;
-	res->tried[0] = '\0';
 	res->dns_ms = -1;
 	res->resolve.fd = -1;
 	if (req->numeric) {
@@ -439,6 +493,7 @@ dial_connect(const struct dial_request *req, struct dial_result *res)
 		race.resolving = 1;
 	}
 	o = dial_run(&race);
+	dial_write_log(&race);
 	if (res->dns_ms >= 0)
 		res->dns_ms -= start;
 	if (!req->numeric)

@@ -7,6 +7,7 @@
 #include "peer.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -396,6 +397,50 @@ peer_inet_uid(int fd, const struct sockaddr_storage *self, uid_t *uid)
 	return rc;
 }
 
+/* Reads the first number in a /proc file; -1 when it cannot. */
+static long long
+peer_proc_number(const char *path)
+{
+	char buf[64];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd == -1)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return strtoll(buf, NULL, 10);
+}
+
+/*
+ * Inside a user namespace the kernel shows a uid it cannot map as the
+ * overflow uid (65534), for every such user at once, root included: that
+ * is no user at all.  In the initial namespace, whose uid_map maps all of
+ * 0-4294967294, every uid is real, nobody's 65534 too.
+ */
+static int
+peer_uid_unmappable(uid_t uid)
+{
+	char map[64];
+	ssize_t n;
+	int fd;
+
+	if ((long long)uid != peer_proc_number("/proc/sys/kernel/overflowuid"))
+		return 0;
+	if ((fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC)) == -1)
+		return 1;
+	n = read(fd, map, sizeof(map) - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	map[n] = '\0';
+	/* "0 0 4294967295": the initial namespace. */
+	return strtoul(map, NULL, 10) != 0 || strstr(map, "4294967295") == NULL;
+}
+
 int
 peer_uid(int fd, uid_t *uid)
 {
@@ -417,6 +462,10 @@ peer_uid(int fd, uid_t *uid)
 		break;
 	default:
 		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	if (peer_uid_unmappable(found)) {
+		errno = ENOENT;
 		return -1;
 	}
 	*uid = found;

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <netinet/in.h>
 #include <string.h>
 
@@ -51,11 +52,26 @@ static const char *const policy_default_deny[] = {
 	"ff00::/8", /* multicast */
 };
 
+/* Drops every rule of l, with the names they own. */
+static void
+policy_clear_list(struct policy_list *l)
+{
+	while (l->n > 0)
+		free(l->rule[--l->n].name);
+}
+
 void
 policy_init(struct policy *p)
 {
-	memset(p, 0, sizeof(*p));
-	p->ports[443 / 8] |= 1u << (443 % 8);
+	/*
+	 * Only what is read is reset: every page this per-connection process
+	 * touches is a page of memory per held tunnel.
+	 */
+	p->ports[0].lo = p->ports[0].hi = 443;
+	p->nports = 1;
+	p->ports_given = 0;
+	policy_clear_list(&p->allow);
+	policy_clear_list(&p->deny);
 }
 
 /*
@@ -174,6 +190,7 @@ policy_fold_name(const char *name, char *out, size_t size)
 static int
 policy_parse_name(const char *text, struct policy_rule *r)
 {
+	char folded[POLICY_NAME_MAX];
 	struct request req;
 	const char *name = text[0] == '.' ? text + 1 : text;
 	size_t n = strlen(name);
@@ -185,7 +202,10 @@ policy_parse_name(const char *text, struct policy_rule *r)
 		return -1;
 	memset(r, 0, sizeof(*r));
 	r->kind = text[0] == '.' ? POLICY_SUFFIX : POLICY_NAME;
-	policy_fold_name(name, r->name, sizeof(r->name));
+	/* Allocated: rules stay small, and a proxy without names never pays. */
+	policy_fold_name(name, folded, sizeof(folded));
+	if ((r->name = strdup(folded)) == NULL)
+		return -1;
 	return 0;
 }
 
@@ -201,6 +221,7 @@ policy_add_rule(struct policy *p, int allow, const char *text)
 		return -1;
 	}
 	if (list->n == POLICY_RULES_MAX) {
+		free(r.name);
 		errno = E2BIG;
 		return -1;
 	}
@@ -211,12 +232,14 @@ policy_add_rule(struct policy *p, int allow, const char *text)
 static int
 policy_name_matches(const struct policy_rule *r, const char *folded)
 {
-	size_t n = strlen(folded), rn = strlen(r->name);
+	size_t n, rn;
 
 	if (r->kind == POLICY_NAME)
 		return strcmp(folded, r->name) == 0;
 	if (r->kind != POLICY_SUFFIX)
 		return 0;
+	n = strlen(folded);
+	rn = strlen(r->name);
 	if (strcmp(folded, r->name) == 0)
 		return 1;
 	return n > rn && folded[n - rn - 1] == '.' &&
@@ -355,27 +378,27 @@ policy_parse_range(
 int
 policy_add_ports(struct policy *p, const char *list)
 {
-	uint8_t ports[sizeof(p->ports)];
+	size_t n = p->ports_given ? p->nports : 0;
 	const char *s = list;
 
-	/* Work on a copy so that a bad list leaves p as it was. */
-	if (p->ports_given)
-		memcpy(ports, p->ports, sizeof(ports));
-	else
-		memset(ports, 0, sizeof(ports));
+	/* p->nports moves only at the end: a bad list leaves p as it was. */
 	for (;;) {
-		size_t n = strcspn(s, ",");
-		unsigned int lo, hi, port;
+		size_t len = strcspn(s, ",");
+		unsigned int lo, hi;
 
-		if (policy_parse_range(s, n, &lo, &hi) == -1)
+		if (policy_parse_range(s, len, &lo, &hi) == -1)
 			return -1;
-		for (port = lo; port <= hi; port++)
-			ports[port / 8] |= (uint8_t)(1u << (port % 8));
-		if (s[n] == '\0')
+		if (n == POLICY_PORT_RANGES_MAX) {
+			errno = E2BIG;
+			return -1;
+		}
+		p->ports[n].lo = (uint16_t)lo;
+		p->ports[n++].hi = (uint16_t)hi;
+		if (s[len] == '\0')
 			break;
-		s += n + 1;
+		s += len + 1;
 	}
-	memcpy(p->ports, ports, sizeof(ports));
+	p->nports = n;
 	p->ports_given = 1;
 	return 0;
 }
@@ -383,9 +406,10 @@ policy_add_ports(struct policy *p, const char *list)
 enum outcome
 policy_check_port(const struct policy *p, unsigned int port)
 {
-	if (port == 0 || port > 65535)
-		return OUT_PORT_NOT_ALLOWED;
-	if (p->ports[port / 8] & (1u << (port % 8)))
-		return OUT_OK;
+	size_t i;
+
+	for (i = 0; i < p->nports; i++)
+		if (port >= p->ports[i].lo && port <= p->ports[i].hi)
+			return OUT_OK;
 	return OUT_PORT_NOT_ALLOWED;
 }

@@ -15,6 +15,7 @@
 
 #define POLICY_RULES_MAX 64 /* per list: --allow-dest, --deny-dest */
 #define POLICY_NAME_MAX 256
+#define POLICY_PORT_RANGES_MAX 128 /* numbers and ranges, all --allow-port */
 
 enum policy_rule_kind {
 	POLICY_NET, /* an address or a CIDR block */
@@ -27,27 +28,34 @@ struct policy_rule {
 	int family; /* AF_INET or AF_INET6, for POLICY_NET */
 	uint8_t net[16]; /* network bytes, host bits zero */
 	unsigned int prefix; /* prefix length in bits */
-	char name[POLICY_NAME_MAX]; /* lowercase, no trailing dot */
+	char *name; /* lowercase, no trailing dot; allocated, kept for good */
 };
 
 struct policy_list {
+	size_t n; /* first: reading it touches no page of the rules */
 	struct policy_rule rule[POLICY_RULES_MAX];
-	size_t n;
 };
 
 struct policy {
-	uint8_t ports[65536 / 8]; /* bit per port: allowed */
+	struct policy_port_range {
+		uint16_t lo, hi;
+	} ports[POLICY_PORT_RANGES_MAX]; /* allowed ports */
+	size_t nports;
 	int ports_given; /* an --allow-port was seen */
 	struct policy_list allow, deny;
 };
 
-/* Sets the defaults: port 443 only, no destination rules. */
+/*
+ * Sets the defaults: port 443 only, no destination rules.  p must start
+ * zeroed (static); calling it again drops the rules added since.
+ */
 void policy_init(struct policy *p);
 
 /*
  * Adds a port list "443,8443,1000-2000" to the allowed ports; the first call
  * replaces the default.  Returns 0, or -1 with errno EINVAL (bad syntax, a
- * range upside down) or ERANGE (a port outside 1-65535); p is unchanged then.
+ * range upside down), ERANGE (a port outside 1-65535) or E2BIG (more than
+ * POLICY_PORT_RANGES_MAX items in all); p's allowed ports are unchanged then.
  */
 int policy_add_ports(struct policy *p, const char *list);
 

@@ -82,7 +82,7 @@ static const struct reply_entry reply_table[] = {
 	[OUT_DNS_NO_ADDRESS] = { 502, "Bad Gateway", "dns_error", "dns_error",
 	    "the destination name has no address", "NOERROR" },
 	[OUT_DNS_FAILURE] = { 502, "Bad Gateway", "dns_error", "dns_error",
-	    "the resolver failed to answer", "SERVFAIL" },
+	    "the resolver failed or gave no answer" },
 	[OUT_DNS_TIMEOUT] = { 504, "Gateway Timeout", "dns_timeout",
 	    "dns_timeout", "the resolver did not answer in time" },
 	[OUT_CONNECTION_REFUSED] = { 502, "Bad Gateway", "connection_refused",

@@ -95,6 +95,23 @@ resolve_pending(const struct resolve *r)
 	return r->pending[RESOLVE_V6] || r->pending[RESOLVE_V4];
 }
 
+/*
+ * glibc reports a resolver that could not open a socket or /etc/hosts as a
+ * failure like any other, and the worker thread's errno is lost.  One more
+ * fd tells: if there is none, the answer is 503, not a DNS error.
+ */
+static int
+resolve_out_of_fds(const struct resolve *r)
+{
+	int probe = dup(r->fd);
+
+	if (probe != -1) {
+		close(probe);
+		return 0;
+	}
+	return errno == EMFILE || errno == ENFILE;
+}
+
 enum outcome
 resolve_verdict(const struct resolve *r)
 {
@@ -103,6 +120,8 @@ resolve_verdict(const struct resolve *r)
 	for (i = 0; i < RESOLVE_NFAMILIES; i++) {
 		switch (r->err[i]) {
 		case EAI_MEMORY:
+		case EAI_SYSTEM:
+			/* A local failure (no fd for /etc/hosts or a socket). */
 			return OUT_RESOURCES_EXHAUSTED;
 		case EAI_NONAME:
 			break;
@@ -118,6 +137,8 @@ resolve_verdict(const struct resolve *r)
 			break;
 		}
 	}
+	if (failure && resolve_out_of_fds(r))
+		return OUT_RESOURCES_EXHAUSTED;
 	if (failure)
 		return OUT_DNS_FAILURE;
 	return nodata ? OUT_DNS_NO_ADDRESS : OUT_DNS_NXDOMAIN;
