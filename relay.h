@@ -10,11 +10,14 @@
 #include <stdint.h>
 
 #define RELAY_BUF_SIZE (64 * 1024)
+#define RELAY_PIPE_SIZE (1024 * 1024) /* asked for; the kernel may cap it */
 
 struct relay_ends {
 	int client_in; /* read from the client (socket or pipe) */
 	int client_out; /* write to the client; == client_in for a socket */
 	int target; /* connected socket to the target */
+	int client_is_socket; /* else fds 0 and 1 are pipes (UCSPI) */
+	int splice; /* move socket-to-socket bytes with splice(2) */
 };
 
 struct relay_result {
