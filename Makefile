@@ -20,32 +20,34 @@ HARDENING = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 CFLAGS += -std=c11 -D_GNU_SOURCE $(WARNINGS) $(HARDENING) \
 	$(shell $(PKG_CONFIG) --cflags libsystemd 2>/dev/null)
 LDFLAGS += -pie -Wl,-z,relro,-z,now
-LDLIBS += $(shell $(PKG_CONFIG) --libs libsystemd 2>/dev/null || echo -lsystemd)
-LDLIBS += -lcrypt
+# libsystemd (sd_notify, high-rate mode only) and libcrypt (--auth-file
+# only) are loaded with dlopen(3) where they are used: a connection pays
+# for neither.  Their headers come from libsystemd-dev and libcrypt-dev.
 ifeq ($(CI),true)
 CFLAGS += -Werror
 endif
 
 # The six steps, in order: launch, request, policy, dial, reply, relay, log.
 OBJS = connectd.o options.o launch.o request.o peer.o auth.o policy.o \
-	resolve.o dial.o reply.o relay.o log.o util.o
+	resolve.o dial.o reply.o relay.o server.o log.o util.o
 SRCS = $(OBJS:.o=.c)
 HDRS = $(wildcard *.h)
 # Unit tests and the fuzz corpus replay, built with the ordinary compiler.
 TEST_BINS = tests/unit/request_test tests/unit/policy_test \
 	tests/unit/auth_test tests/unit/peer_test tests/tools/peer_check \
-	fuzz/replay_request fuzz/replay_auth
-FUZZ_TARGETS = request auth
+	fuzz/replay_request fuzz/replay_auth fuzz/replay_config
+FUZZ_TARGETS = request auth config
 # What each fuzz target links besides its own file.
 FUZZ_SRCS_request = request.c
 FUZZ_SRCS_auth = auth.c util.c -lcrypt
+FUZZ_SRCS_config = policy.c request.c util.c
 FUZZ_RUNS ?= 10000000
 FUZZ_CC ?= clang
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 
 .PHONY: all run check check-asan deps-build deps-check install uninstall \
-	lint fuzz clean
+	lint fuzz bench clean
 
 all: connectd
 
@@ -89,24 +91,28 @@ fuzz/replay_request: fuzz/replay.c fuzz/fuzz_request.c request.o
 fuzz/replay_auth: fuzz/replay.c fuzz/fuzz_auth.c auth.o util.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcrypt
 
+fuzz/replay_config: fuzz/replay.c fuzz/fuzz_config.c policy.o request.o util.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
 # peer_test with AddressSanitizer and UBSan, for the suite's ASan pass.
 build-asan/peer_test: tests/unit/peer_test.c peer.c util.c peer.h util.h
 	@mkdir -p build-asan
 	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g $(SAN_FLAGS) -o $@ \
 		tests/unit/peer_test.c peer.c util.c
 
-# The whole suite twice: against the plain build and against one with
-# AddressSanitizer and UBSan, with one summary line over both.
+# The whole suite three times: the plain build with splice(2), again with
+# the user-space copy loop, and a build with AddressSanitizer and UBSan;
+# one summary line over all three.
 check: deps-check
 	@$(MAKE) --no-print-directory connectd build-asan/connectd \
 		build-asan/peer_test $(TEST_BINS)
-	@CONNECTD_BUILDS="$(CURDIR)/connectd $(CURDIR)/build-asan/connectd" tests/run
+	@CONNECTD_BUILDS="$(CURDIR)/connectd $(CURDIR)/connectd:--no-splice \
+		$(CURDIR)/build-asan/connectd" tests/run
 
 # The whole suite against a build with AddressSanitizer and UBSan.
 build-asan/connectd: $(SRCS) $(HDRS)
 	@mkdir -p build-asan
 	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g $(SAN_FLAGS) \
-		$(shell $(PKG_CONFIG) --cflags libsystemd 2>/dev/null) \
 		-o $@ $(SRCS) $(LDLIBS)
 
 check-asan: deps-check
@@ -129,19 +135,37 @@ fuzz: $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
 			fuzz/corpus/$$t || exit 1; \
 	done
 
+UNITS = units/connectd.socket units/connectd@.service \
+	units/connectd-fast.socket units/connectd-fast.service
+USER_UNITS = units/user/connectd.socket units/user/connectd@.service \
+	units/user/connectd-tcp.socket units/user/connectd-tcp@.service
+USERUNITDIR ?= $(PREFIX)/lib/systemd/user
+
 install: connectd
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(USERUNITDIR)
 	install -m 0755 connectd $(DESTDIR)$(BINDIR)/connectd
 	install -m 0644 man/connectd.8 $(DESTDIR)$(MANDIR)/man8/connectd.8
-	install -m 0644 units/connectd.socket units/connectd@.service $(DESTDIR)$(UNITDIR)/
+	install -m 0644 $(UNITS) $(DESTDIR)$(UNITDIR)/
+	install -m 0644 $(USER_UNITS) $(DESTDIR)$(USERUNITDIR)/
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/connectd $(DESTDIR)$(MANDIR)/man8/connectd.8 \
-		$(DESTDIR)$(UNITDIR)/connectd.socket $(DESTDIR)$(UNITDIR)/connectd@.service
+	rm -f $(DESTDIR)$(BINDIR)/connectd $(DESTDIR)$(MANDIR)/man8/connectd.8
+	rm -f $(UNITS:units/%=$(DESTDIR)$(UNITDIR)/%)
+	rm -f $(USER_UNITS:units/user/%=$(DESTDIR)$(USERUNITDIR)/%)
 
 lint:
 	clang-format --dry-run -Werror *.c *.h
 	mandoc -Tlint -Wwarning man/connectd.8
 
+# The benchmark: installs tinyproxy, squid and gnuplot when missing (as
+# root; otherwise prints the apt-get line), then prints one table and
+# writes docs/benchmarks.md and docs/benchmarks.png.
+bench:
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory connectd
+	@bench/run
+
 clean:
 	rm -rf connectd *.o $(TEST_BINS) build-asan build-fuzz
+	rm -f bench/loadgen bench/floor-static bench/floor-dyn

@@ -24,6 +24,7 @@
 #include "relay.h"
 #include "reply.h"
 #include "request.h"
+#include "server.h"
 #include "util.h"
 
 #define EXIT_USAGE 2
@@ -181,7 +182,8 @@ check_and_dial(struct session *s)
 	dial.deadline = t0 + s->opt.connect_timeout_ms;
 	dial.dns_deadline = t0 + s->opt.dns_timeout_ms;
 	o = dial_connect(&dial, &s->dial);
-	s->rec.connect_ms = util_now_ms() - t0;
+	/* -1 when no address was ever tried (the name gave none). */
+	s->rec.connect_ms = s->dial.tried[0] ? util_now_ms() - t0 : -1;
 	s->rec.dns_ms = s->dial.dns_ms;
 	s->rec.tried = s->dial.tried;
 	return o;
@@ -204,6 +206,8 @@ run_tunnel(struct session *s)
 		.client_in = s->client.in_fd,
 		.client_out = s->client.out_fd,
 		.target = s->dial.fd,
+		.client_is_socket = s->client.is_socket,
+		.splice = !s->opt.no_splice,
 	};
 	int64_t lifetime = -1;
 
@@ -273,7 +277,8 @@ serve(struct session *s)
 
 	record_begin(s);
 	if (util_set_nonblock(s->client.in_fd) == -1 ||
-	    util_set_nonblock(s->client.out_fd) == -1) {
+	    (s->client.out_fd != s->client.in_fd &&
+		util_set_nonblock(s->client.out_fd) == -1)) {
 		log_warn("client fd");
 		return EXIT_FAILURE;
 	}
@@ -297,6 +302,28 @@ serve(struct session *s)
 	return o == OUT_INTERNAL_ERROR ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+/*
+ * The high-rate mode: accepts on lfd and forks; each child goes on to serve
+ * its connection like any other.  err holds the message when lfd is -1.
+ */
+static int
+serve_listener(struct session *s, int lfd, const char *err)
+{
+	int conn, rc;
+
+	if (lfd == -1) {
+		log_warnx("%s", err);
+		return EXIT_USAGE;
+	}
+	rc = server_run(lfd, s->opt.max_children, &conn);
+	if (rc != SERVER_CHILD)
+		return rc;
+	s->start_ms = util_now_ms();
+	if (launch_accepted(&s->client, conn) == LAUNCH_CLIENT_GONE)
+		return EXIT_SUCCESS;
+	return serve(s);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -318,7 +345,10 @@ main(int argc, char *argv[])
 		log_warnx("%s (see connectd --help)", err);
 		return EXIT_USAGE;
 	}
-	switch (launch_detect(&s.client, err, sizeof(err))) {
+	if (s.opt.listen != NULL)
+		return serve_listener(
+		    &s, server_listen(s.opt.listen, err, sizeof(err)), err);
+	switch (launch_detect(&s.client, s.opt.fork, err, sizeof(err))) {
 	case LAUNCH_OK:
 		break;
 	case LAUNCH_CLIENT_GONE:
@@ -327,5 +357,7 @@ main(int argc, char *argv[])
 		log_warnx("%s", err);
 		return EXIT_USAGE;
 	}
+	if (s.client.listening)
+		return serve_listener(&s, s.client.in_fd, err);
 	return serve(&s);
 }

@@ -2,20 +2,20 @@
  * Launcher detection, in the order the manual gives: systemd's socket
  * activation with Accept=yes, a socket on fd 0 (inetd, xinetd,
  * StandardInput=socket, tcpserver), then a UCSPI server's fds 0 and 1,
- * which may be pipes.
+ * which may be pipes.  With --fork, a listening socket in the first two
+ * places is taken for the high-rate server instead.
  */
 #include "launch.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <systemd/sd-daemon.h>
 
 #include "util.h"
 
@@ -59,7 +59,7 @@ launch_stderr_is_client(void)
 	/* journald's stream is AF_UNIX; an inet socket is always a client. */
 	if (ss.ss_family != AF_UNIX)
 		return 1;
-	return launch_same_file(2, 0) || launch_same_file(2, 3);
+	return launch_same_file(2, 0) || launch_same_file(2, LAUNCH_FDS_START);
 }
 
 /* Fills l->client from the socket's peer; -1 with errno on failure. */
@@ -81,67 +81,124 @@ static void
 launch_peer_from_env(struct launch *l)
 {
 	const char *ip = getenv("REMOTE_ADDR"), *port = getenv("REMOTE_PORT");
+	char text[LOG_ADDR_MAX];
 
 	if (ip == NULL) {
 		ip = getenv("TCPREMOTEIP");
 		port = getenv("TCPREMOTEPORT");
 	}
-	if (ip == NULL)
+	if (ip == NULL) {
 		util_strlcpy(l->client, "-", sizeof(l->client));
-	else if (strchr(ip, ':') != NULL)
-		snprintf(l->client, sizeof(l->client), "[%s]:%s", ip,
+		return;
+	}
+	if (strchr(ip, ':') != NULL)
+		snprintf(text, sizeof(text), "[%s]:%s", ip,
 		    port != NULL ? port : "-");
 	else
-		snprintf(l->client, sizeof(l->client), "%s:%s", ip,
-		    port != NULL ? port : "-");
+		snprintf(
+		    text, sizeof(text), "%s:%s", ip, port != NULL ? port : "-");
+	/* The environment is the launcher's, but the log takes no chances. */
+	util_escape(l->client, sizeof(l->client), text, strlen(text));
 }
 
-/* Checks that fd is a connected stream socket; 0, or -1 with a message. */
+/*
+ * sd_listen_fds(3), without loading libsystemd: linking it costs every
+ * connection about 40% of the start rate (it pulls in libgcrypt, liblzma,
+ * libzstd, liblz4 and libcap) for reading two environment variables.  The
+ * same contract: LISTEN_PID must be us, the fds start at 3, the variables
+ * are unset so children do not inherit them, the fds become close-on-exec.
+ * Returns the number of fds passed, 0 for none, or -1 when the variables
+ * are malformed.
+ */
 static int
-launch_check_socket(int fd, const char *how, char *err, size_t errsize)
+launch_listen_fds(void)
 {
-	if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) > 0) {
-		snprintf(
-		    err, errsize, "fd %d is a listening socket: %s", fd, how);
-		return -1;
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	long long p, n, fd;
+
+	if (pid == NULL || fds == NULL)
+		return 0;
+	if (util_parse_int(pid, 1, INT32_MAX, &p) == -1 ||
+	    util_parse_int(fds, 0, 1024, &n) == -1) {
+		n = -1;
+	} else if ((pid_t)p != getpid()) {
+		n = 0;
+	} else {
+		for (fd = LAUNCH_FDS_START; fd < LAUNCH_FDS_START + n; fd++)
+			util_set_cloexec((int)fd);
 	}
-	if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 0) <= 0) {
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	return (int)n;
+}
+
+/*
+ * What sd_is_socket(3) tells: -1 not a stream socket, 0 a connected (or
+ * connecting) one, 1 a listening one.
+ */
+static int
+launch_socket_kind(int fd)
+{
+	int type = 0, listening = 0;
+	socklen_t len = sizeof(type);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
+	    type != SOCK_STREAM)
+		return -1;
+	len = sizeof(listening);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == -1)
+		return -1;
+	return listening ? 1 : 0;
+}
+
+/*
+ * Takes fd, of the given launch_socket_kind(), as the client connection, or
+ * as a listener when that is allowed.
+ * Returns 0, or -1 with a message saying how to configure the launcher.
+ */
+static int
+launch_take(struct launch *l, int fd, int kind, int allow_listener,
+    const char *how, char *err, size_t errsize)
+{
+	l->in_fd = l->out_fd = fd;
+	l->is_socket = 1;
+	if (kind == 1 && allow_listener) {
+		l->listening = 1;
+		return 0;
+	}
+	if (kind == 1)
+		snprintf(err, errsize,
+		    "fd %d is a listening socket: %s, or run connectd --fork "
+		    "to accept connections itself",
+		    fd, how);
+	else if (kind == -1)
 		snprintf(err, errsize, "fd %d is not a stream socket", fd);
-		return -1;
-	}
-	return 0;
+	return kind == 0 ? 0 : -1;
 }
 
 /* Picks the mode and the fds; 0, or -1 with a message. */
 static int
-launch_pick(struct launch *l, char *err, size_t errsize)
+launch_pick(struct launch *l, int allow_listener, char *err, size_t errsize)
 {
-	int n = sd_listen_fds(1);
+	int n = launch_listen_fds(), kind;
 
 	if (n < 0 || n > 1) {
 		snprintf(err, errsize,
-		    "LISTEN_FDS passes %d sockets; "
-		    "connectd takes exactly one connection",
+		    "LISTEN_FDS passes %d sockets; connectd takes exactly one",
 		    n);
 		return -1;
 	}
 	if (n == 1) {
 		l->mode = LAUNCH_SYSTEMD;
-		l->in_fd = l->out_fd = SD_LISTEN_FDS_START;
-		l->is_socket = 1;
-		return launch_check_socket(l->in_fd,
-		    "set Accept=yes in "
-		    "the .socket unit (Accept=no is not supported)",
-		    err, errsize);
+		return launch_take(l, LAUNCH_FDS_START,
+		    launch_socket_kind(LAUNCH_FDS_START), allow_listener,
+		    "set Accept=yes in the .socket unit", err, errsize);
 	}
-	if (sd_is_socket(0, AF_UNSPEC, 0, -1) > 0) {
+	if ((kind = launch_socket_kind(0)) != -1) {
 		l->mode = LAUNCH_INETD;
-		l->in_fd = l->out_fd = 0;
-		l->is_socket = 1;
-		return launch_check_socket(0,
-		    "use wait = no (xinetd) or "
-		    "nowait (inetd), or Accept=yes (systemd)",
-		    err, errsize);
+		return launch_take(l, 0, kind, allow_listener,
+		    "use wait = no (xinetd) or nowait (inetd)", err, errsize);
 	}
 	if (getenv("PROTO") != NULL) {
 		l->mode = LAUNCH_UCSPI;
@@ -151,8 +208,8 @@ launch_pick(struct launch *l, char *err, size_t errsize)
 		return 0;
 	}
 	snprintf(err, errsize,
-	    "no client connection: start connectd from "
-	    "systemd (Accept=yes), inetd, xinetd or a UCSPI server");
+	    "no client connection: start connectd from systemd (Accept=yes), "
+	    "inetd, xinetd or a UCSPI server, or use --listen");
 	return -1;
 }
 
@@ -167,12 +224,10 @@ launch_local_address(struct launch *l)
 				   (struct sockaddr *)&l->local, &len) == 0;
 }
 
-enum launch_status
-launch_detect(struct launch *l, char *err, size_t errsize)
+/* Fills in who the client is and where it reached us. */
+static enum launch_status
+launch_identify(struct launch *l)
 {
-	memset(l, 0, sizeof(*l));
-	if (launch_pick(l, err, errsize) == -1)
-		return LAUNCH_USAGE;
 	if (l->is_socket && launch_peer_from_socket(l) == -1) {
 		if (errno == ENOTCONN)
 			return LAUNCH_CLIENT_GONE;
@@ -182,4 +237,25 @@ launch_detect(struct launch *l, char *err, size_t errsize)
 	}
 	launch_local_address(l);
 	return LAUNCH_OK;
+}
+
+enum launch_status
+launch_detect(struct launch *l, int allow_listener, char *err, size_t errsize)
+{
+	memset(l, 0, sizeof(*l));
+	if (launch_pick(l, allow_listener, err, errsize) == -1)
+		return LAUNCH_USAGE;
+	if (l->listening)
+		return LAUNCH_OK;
+	return launch_identify(l);
+}
+
+enum launch_status
+launch_accepted(struct launch *l, int fd)
+{
+	memset(l, 0, sizeof(*l));
+	l->mode = LAUNCH_LISTENER;
+	l->in_fd = l->out_fd = fd;
+	l->is_socket = 1;
+	return launch_identify(l);
 }

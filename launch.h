@@ -11,8 +11,11 @@
 
 #include "log.h"
 
+#define LAUNCH_FDS_START 3 /* SD_LISTEN_FDS_START */
+
 enum launch_mode {
 	LAUNCH_SYSTEMD, /* LISTEN_FDS, connection on fd 3 */
+	LAUNCH_LISTENER, /* accepted by connectd's own server */
 	LAUNCH_INETD, /* connection on fd 0 */
 	LAUNCH_UCSPI, /* PROTO set, fd 0 in, fd 1 out */
 };
@@ -27,6 +30,7 @@ struct launch {
 	enum launch_mode mode;
 	int in_fd, out_fd;
 	int is_socket;
+	int listening; /* in_fd is a listening socket (--fork) */
 	char client[LOG_ADDR_MAX];
 	struct sockaddr_storage local; /* our end: the proxy's own address */
 	int has_local;
@@ -46,9 +50,17 @@ int launch_guard_std_fds(void);
 int launch_stderr_is_client(void);
 
 /*
- * Detects the launcher and fills in l.  Returns LAUNCH_OK, or
+ * Detects the launcher and fills in l.  A listening socket is taken (with
+ * l->listening set) only when allow_listener.  Returns LAUNCH_OK, or
  * LAUNCH_CLIENT_GONE (exit quietly), or LAUNCH_USAGE with a message in err.
  */
-enum launch_status launch_detect(struct launch *l, char *err, size_t errsize);
+enum launch_status
+launch_detect(struct launch *l, int allow_listener, char *err, size_t errsize);
+
+/*
+ * Fills in l for a connection fd accepted by connectd's own server.
+ * Returns LAUNCH_OK or LAUNCH_CLIENT_GONE.
+ */
+enum launch_status launch_accepted(struct launch *l, int fd);
 
 #endif

@@ -14,9 +14,10 @@
 #define OPTIONS_MAX_SECONDS (7 * 24 * 3600) /* a week */
 
 static const char options_usage[] =
-    "usage: connectd [-hV] [-A file] [-a rule] [-c seconds] [-d rule]\n"
-    "                [-i seconds] [-l seconds] [-n seconds] [-p list]\n"
-    "                [-R realm] [-r seconds] [-u list]\n"
+    "usage: connectd [-FhSV] [-A file] [-a rule] [-c seconds] [-d rule]\n"
+    "                [-i seconds] [-L addr:port] [-l seconds] [-m count]\n"
+    "                [-n seconds] [-p list] [-R realm] [-r seconds] "
+    "[-u list]\n"
     "\n"
     "HTTP CONNECT proxy for one connection handed over by systemd\n"
     "(Accept=yes), inetd, xinetd or a UCSPI server.\n"
@@ -48,6 +49,17 @@ static const char options_usage[] =
     "(default 600, 0 off)\n"
     "  -l, --max-lifetime SECS      end any tunnel after this long "
     "(default 0, off)\n"
+    "  -L, --listen ADDR:PORT       listen here and fork a child per "
+    "connection\n"
+    "                               (high-rate mode, no launcher needed)\n"
+    "  -F, --fork                   serve a listening socket from systemd "
+    "(Accept=no)\n"
+    "                               or inetd (wait) the same way\n"
+    "  -m, --max-children N         live children in those modes; "
+    "past it 503\n"
+    "                               (default 1024)\n"
+    "  -S, --no-splice              relay through a user-space buffer, "
+    "not splice(2)\n"
     "  -h, --help                   show this help and exit\n"
     "  -V, --version                show the version and exit\n";
 
@@ -63,6 +75,10 @@ static const struct option options_long[] = {
 	{ "dns-timeout", required_argument, NULL, 'n' },
 	{ "idle-timeout", required_argument, NULL, 'i' },
 	{ "max-lifetime", required_argument, NULL, 'l' },
+	{ "no-splice", no_argument, NULL, 'S' },
+	{ "listen", required_argument, NULL, 'L' },
+	{ "fork", no_argument, NULL, 'F' },
+	{ "max-children", required_argument, NULL, 'm' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -119,12 +135,34 @@ options_realm(const char *arg, char *realm, size_t size)
 }
 
 static int
+options_count(const char *arg, size_t *out)
+{
+	long long v;
+
+	if (util_parse_int(arg, 1, 1000000, &v) == -1)
+		return -1;
+	*out = (size_t)v;
+	return 0;
+}
+
+static int
 options_apply(int c, const char *arg, struct options *opt)
 {
 	switch (c) {
 	case 'A':
 		opt->auth_file = arg;
 		return 0;
+	case 'S':
+		opt->no_splice = 1;
+		return 0;
+	case 'L':
+		opt->listen = arg;
+		return 0;
+	case 'F':
+		opt->fork = 1;
+		return 0;
+	case 'm':
+		return options_count(arg, &opt->max_children);
 	case 'R':
 		return options_realm(arg, opt->realm, sizeof(opt->realm));
 	case 'u':
@@ -157,15 +195,15 @@ options_parse(
 {
 	int c;
 
-	memset(opt, 0, sizeof(*opt));
 	opt->request_timeout_ms = 30 * 1000;
 	opt->connect_timeout_ms = 10 * 1000;
 	opt->dns_timeout_ms = 5 * 1000;
 	opt->idle_timeout_ms = 600 * 1000;
 	policy_init(&opt->policy);
 	util_strlcpy(opt->realm, "connectd", sizeof(opt->realm));
+	opt->max_children = 1024;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":A:a:c:d:hi:l:n:p:R:r:u:V",
+	while ((c = getopt_long(argc, argv, ":A:a:c:d:FhL:i:l:m:n:p:R:r:Su:V",
 		    options_long, NULL)) != -1) {
 		if (c == 'h') {
 			fputs(options_usage, stdout);

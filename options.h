@@ -26,6 +26,10 @@ struct options {
 	char realm[OPTIONS_REALM_MAX];
 	uid_t uids[PEER_UIDS_MAX]; /* --allow-uid; nuids 0: anyone */
 	size_t nuids;
+	int no_splice; /* --no-splice: copy through user space */
+	const char *listen; /* --listen ADDR:PORT, or NULL */
+	int fork; /* --fork: serve a listening socket handed over */
+	size_t max_children; /* live children in the high-rate mode */
 };
 
 enum options_status {
@@ -35,9 +39,11 @@ enum options_status {
 };
 
 /*
- * Parses argv into opt.  --help and --version print to stdout and return
- * OPTIONS_EXIT; a bad option or value returns OPTIONS_USAGE with a message
- * naming the option in err (of errsize bytes).
+ * Parses argv into opt, which must start zeroed (a static struct): it is
+ * not cleared here, so that its untouched pages stay untouched.  --help and
+ * --version print to stdout and return OPTIONS_EXIT; a bad option or value
+ * returns OPTIONS_USAGE with a message naming the option in err (of errsize
+ * bytes).
  */
 enum options_status options_parse(
     int argc, char **argv, struct options *opt, char *err, size_t errsize);

@@ -3,16 +3,20 @@
 # as root; otherwise prints the exact apt-get line and fails.
 #   scripts/deps.sh build   compiler, libsystemd, systemd-socket-activate
 #   scripts/deps.sh check   build + everything the test suite talks to
+#   scripts/deps.sh bench   build + the peers and tools of make bench
 set -eu
 
-build="gcc make pkg-config libc6-dev libsystemd-dev systemd"
+build="gcc make pkg-config libc6-dev libsystemd-dev libcrypt-dev systemd"
 check="$build bats curl openssl netcat-openbsd python3 xinetd ucspi-tcp
-	mandoc clang valgrind iproute2 procps util-linux"
+	mandoc clang valgrind iproute2 procps util-linux passwd nftables
+	socat"
+bench="$build tinyproxy squid gnuplot-nox procps util-linux"
 
 case "${1:-}" in
 build) want=$build ;;
 check) want=$check ;;
-*) echo "usage: scripts/deps.sh build|check" >&2; exit 2 ;;
+bench) want=$bench ;;
+*) echo "usage: scripts/deps.sh build|check|bench" >&2; exit 2 ;;
 esac
 
 missing=
@@ -33,3 +37,11 @@ export DEBIAN_FRONTEND=noninteractive
 # A fresh machine has no package lists yet; refresh them once.
 apt-get update -qq </dev/null
 $line -qq </dev/null
+# bench/run starts its own tinyproxy and squid on loopback, in the
+# foreground: the services that installing them just started are not wanted.
+for s in tinyproxy squid; do
+	case " $missing " in *" $s "*) ;; *) continue ;; esac
+	if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+		systemctl disable --now "$s" >/dev/null 2>&1 || true
+	fi
+done
