@@ -137,7 +137,8 @@ LAB_RULES=(--allow-dest 127.0.0.0/8 --allow-dest ::1)
 start_proxy() {
 	local launcher=$1
 	shift
-	set -- "${LAB_RULES[@]}" "$@"
+	# shellcheck disable=SC2086 # CONNECTD_EXTRA is a list of options
+	set -- "${LAB_RULES[@]}" ${CONNECTD_EXTRA:-} "$@"
 	local pf=$BATS_TEST_TMPDIR/proxy.port
 	rm -f "$pf"
 	PROXY_LOG=$BATS_TEST_TMPDIR/proxy.err
@@ -301,4 +302,74 @@ report_cases() {
 	printf '%d case(s) failed:\n' "${#CASE_FAILS[@]}" >&2
 	printf '%s\n' "${CASE_FAILS[@]}" >&2
 	return 1
+}
+
+# --- hostile input: limits, faults, stress, log safety, valgrind ----------
+# (tests/limits.bats, faults.bats, stress.bats, logsafety.bats,
+# valgrind.bats; tools/hostile.py, tools/stress.py)
+
+# now_ms : wall clock in milliseconds, for generous upper bounds only
+now_ms() {
+	local t=${EPOCHREALTIME/[.,]/}
+	echo $((t / 1000))
+}
+
+# hostile MODE [hostile.py options] : run a misbehaving client against the
+# proxy (sets status, output, lines like client)
+hostile() {
+	run "$PY" "$TOOLS/hostile.py" "$1" --port "$PPORT" ${TPORT:+--tport "$TPORT"} "${@:2}"
+}
+
+# ms_at_most KEY LIMIT_MS : the client's "KEY <ms>" line is at most LIMIT_MS
+ms_at_most() {
+	local v
+	v=$(value "$1") || fail "no $1 line" "$output"
+	[[ $v =~ ^[0-9]+$ ]] || fail "$1 is not a time: $v" "$output"
+	((v <= $2)) || fail "$1 = $v ms, expected at most $2 ms" "$output"
+}
+
+# connectd_pids : the PIDs of running connectd processes this test started
+# (descendants of its background processes), one a line
+connectd_pids() {
+	local pid p
+	for pid in "${_BG_PIDS[@]}"; do
+		for p in $(_descendants "$pid"); do
+			[[ $(cat "/proc/$p/comm" 2>/dev/null) == connectd ]] && echo "$p"
+		done
+	done
+	return 0
+}
+
+_connectd_count_is() { (($(connectd_pids | wc -l) == $1)); }
+
+# wait_connectd_count N : wait until exactly N connectd processes run
+wait_connectd_count() {
+	wait_until 10 _connectd_count_is "$1" ||
+		fail "expected $1 connectd process(es), found: $(connectd_pids | tr '\n' ' ')"
+}
+
+# wait_exits N SECONDS : wait until the launcher saw N connectd processes
+# end (systemd-socket-activate launchers only)
+wait_exits() {
+	wait_until "$2" _exits_seen_ge "$1" ||
+		fail "fewer than $1 connectd processes ended within $2 s:" "$(cat "$PROXY_LOG")"
+}
+
+# vmrss_kib PID : resident set size of PID in KiB
+vmrss_kib() {
+	awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"
+}
+
+# lowest_free_fd PID : the fd number PID's next open() or socket() gets
+lowest_free_fd() {
+	local fd=0
+	while [[ -e /proc/$1/fd/$fd ]]; do
+		fd=$((fd + 1))
+	done
+	echo "$fd"
+}
+
+# is_asan_build : $CONNECTD is built with AddressSanitizer
+is_asan_build() {
+	[[ $CONNECTD == *build-asan* ]] || nm "$CONNECTD" 2>/dev/null | grep -q __asan_init
 }

@@ -39,6 +39,14 @@ setup() {
 	[ "${BASH_REMATCH[1]}" -ge 20 ]
 }
 
+@test "fuzz corpus replays through the option-value parsers without a fault" {
+	run "$top/fuzz/replay_config" "$top/fuzz/corpus/config"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output =~ replayed\ ([0-9]+)\ inputs ]]
+	[ "${BASH_REMATCH[1]}" -ge 20 ]
+}
+
 @test "fuzz corpus replays through the request parser without a fault" {
 	run "$top/fuzz/replay_request" "$top/fuzz/corpus/request"
 	echo "$output"

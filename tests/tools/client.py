@@ -26,7 +26,7 @@ Request strings (--request, --extra, send:) are Python-escape decoded
 ("\\r\\n", "\\x00"), and "{T}" is replaced by --tport.
 
 Tunnel actions (--act, in order): send:ESC, sendfile:PATH, shut (FIN),
-reset (close with an RST), readeof, read:N, duplex:PATH (send the file and
+reset (close with an RST), readeof, read:N (until N tunnel bytes in all), duplex:PATH (send the file and
 FIN while reading until EOF).
 
 Exit status: 0, or 1 if a CHECK failed, 3 on a usage error.
@@ -241,6 +241,8 @@ def main():
         outf = open(a.out, 'wb') if a.out else None
         if outf:
             outf.write(rest)
+        if a.check_error:
+            checks.append('expected %s, got a 200 tunnel' % a.check_error[0])
         if a.check_ok:
             if not re.fullmatch(rb'HTTP/1\.1 200 Connection established\r\n'
                                 rb'Proxy-Agent: connectd/[!-~]+\r\n\r\n', head):
@@ -282,7 +284,9 @@ def main():
                 elif kind == 'readeof':
                     read_until_eof()
                 elif kind == 'read':
-                    want = count + int(arg)
+                    # until N tunnel bytes in all: some may have come
+                    # in the same read as the 200 head
+                    want = int(arg)
                     while count < want and c.end == 'open':
                         d = c.recv()
                         if not d:

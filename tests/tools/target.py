@@ -20,7 +20,20 @@ Modes:
   silent          accept and hold the connection open, never sending.
   reset           read one chunk, then abort the connection (RST).
   observe         read until the end; write "eof <n>" or "reset <n>" (how
-                  the connection ended, bytes received) to --out.
+                  the connection ended, bytes received) to --out.  With
+                  --delay S, first wait S seconds without reading; with
+                  --wait-file F, first wait (at most 60 s) until F exists.
+  stall           accept and never read nor send: the peer's bytes pile up
+                  in the socket buffers (flow control against the sender).
+  pour            send random bytes in --chunk sized writes (--pace seconds
+                  apart) until --total bytes are sent (0: until the
+                  connection fails, at most 60 s), while draining what
+                  arrives; --wait-eof: read until the peer's FIN first;
+                  --reset-after: end with an RST instead of a FIN.  Appends
+                  one line to --out:
+                    <how> sent=<n> sha=<hex> rx=<n> rxend=<eof|reset|..> ms=<n>
+                  how: done (all sent, FIN), rst (all sent, RST), reset
+                  (ECONNRESET on send), pipe (EPIPE on send), timeout, error.
 """
 import argparse
 import codecs
@@ -110,6 +123,12 @@ def handle(mode, conn, a, lock):
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                             struct.pack('ii', 1, 0))
         elif mode == 'observe':
+            if a.delay:
+                time.sleep(a.delay)
+            stop = time.monotonic() + 60
+            while a.wait_file and not os.path.exists(a.wait_file) and \
+                    time.monotonic() < stop:
+                time.sleep(0.02)
             n, how = 0, 'eof'
             conn.settimeout(60)
             try:
@@ -123,6 +142,10 @@ def handle(mode, conn, a, lock):
             except OSError as e:
                 how = 'error ' + (e.strerror or str(e))
             write_atomic(a.out, ('%s %d\n' % (how, n)).encode())
+        elif mode == 'stall':
+            time.sleep(120)
+        elif mode == 'pour':
+            pour(conn, a, lock)
         elif mode == 'silent':
             conn.settimeout(120)
             try:
@@ -134,6 +157,72 @@ def handle(mode, conn, a, lock):
         sys.stderr.write('target %s: %s\n' % (mode, e))
     finally:
         conn.close()
+
+
+def pour(conn, a, lock):
+    """Mode pour: see the module docstring."""
+    rx = {'n': 0, 'end': 'open'}
+
+    def drain():
+        try:
+            while True:
+                d = conn.recv(65536)
+                if not d:
+                    rx['end'] = 'eof'
+                    return
+                rx['n'] += len(d)
+        except ConnectionResetError:
+            rx['end'] = 'reset'
+        except OSError as e:
+            rx['end'] = 'error:' + (e.strerror or str(e))
+
+    conn.settimeout(60)
+    reader = threading.Thread(target=drain, daemon=True)
+    if a.wait_eof:
+        drain()
+    else:
+        reader.start()
+    block = os.urandom(max(a.chunk, 1))
+    h = hashlib.sha256()
+    sent, how = 0, 'done'
+    t0 = time.monotonic()
+    try:
+        while a.total == 0 or sent < a.total:
+            if time.monotonic() - t0 > 60:
+                how = 'timeout'
+                break
+            n = a.chunk if a.total == 0 else min(a.chunk, a.total - sent)
+            conn.sendall(block[:n])
+            h.update(block[:n])
+            sent += n
+            if a.pace:
+                time.sleep(a.pace)
+        if how == 'done' and a.reset_after:
+            # the close must not wait for the drain thread's recv: wake it
+            # with SHUT_RD (sends nothing), then close with an RST
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                            struct.pack('ii', 1, 0))
+            end = rx['end']
+            conn.shutdown(socket.SHUT_RD)
+            if not a.wait_eof:
+                reader.join(5)
+            rx['end'] = end
+            how = 'rst'
+        elif how == 'done':
+            conn.shutdown(socket.SHUT_WR)
+            if not a.wait_eof:
+                reader.join(60)
+    except ConnectionResetError:
+        how = 'reset'
+    except BrokenPipeError:
+        how = 'pipe'
+    except OSError as e:
+        how = 'error:' + (e.strerror or str(e)).replace(' ', '_')
+    ms = int((time.monotonic() - t0) * 1000)
+    with lock:
+        write_atomic(a.out, ('%s sent=%d sha=%s rx=%d rxend=%s ms=%d\n' % (
+            how, sent, h.hexdigest(), rx['n'], rx['end'], ms)).encode(),
+            append=True)
 
 
 def serve_tls(a, sock):
@@ -185,6 +274,13 @@ def main():
     ap.add_argument('--send-file')
     ap.add_argument('--cert')
     ap.add_argument('--key')
+    ap.add_argument('--delay', type=float, default=0.0)
+    ap.add_argument('--wait-file')
+    ap.add_argument('--total', type=int, default=0)
+    ap.add_argument('--chunk', type=int, default=65536)
+    ap.add_argument('--pace', type=float, default=0.0)
+    ap.add_argument('--wait-eof', action='store_true')
+    ap.add_argument('--reset-after', action='store_true')
     a = ap.parse_args()
     a.data = codecs.escape_decode(a.data.encode('latin-1'))[0]
 

@@ -1,0 +1,438 @@
+#!/usr/bin/env bats
+# Dialling like a modern client (issue 4): Happy Eyeballs v2 (RFC 8305),
+# the DNS deadline, and a precise status, Proxy-Status and log record for
+# every way a dial fails.  Everything runs in a private network namespace
+# with a stub DNS server and targets on lo (see dial_helpers.bash): names,
+# answers and black holes are the lab's own, nothing leaves the machine.
+# Times are generous upper bounds (and lower bounds only where connectd
+# must wait), never exact.
+
+# shellcheck disable=SC2034 # read by bats
+BATS_TEST_TIMEOUT=60
+load helpers
+load dial_helpers
+
+setup_file() { dial_lab_start; }
+teardown_file() { dial_lab_stop; }
+
+setup() { common_setup; }
+teardown() { common_teardown; }
+
+# a lone A answer waited DIAL_RESOLUTION_DELAY_MS (50) for its AAAA: a
+# lower bound, so never flaky
+expect_resolution_delay() {
+	local ms
+	ms=$(dial_log connect_ms) || return 1
+	((ms >= 45)) || fail "IPv4 dialled after $ms ms, without the 50 ms resolution delay"
+}
+
+# spin_check NAME : CONNECT NAME (twelve black-holed addresses of one
+# family, the other family's query never answered) with --connect-timeout
+# 3, which ends in 504 connection_timeout after twelve attempts 250 ms
+# apart; sets SPIN_CPU_MS, the CPU time connectd used in all
+# (tools/rusage.py between an inetd-style launcher and connectd measures it)
+spin_check() {
+	local pf=$BATS_TEST_TMPDIR/proxy.port ru=$BATS_TEST_TMPDIR/rusage
+	PROXY_LOG=$BATS_TEST_TMPDIR/proxy.err
+	PROXY_LAUNCHER=inetd
+	bg proxy lab "$PY" "$TOOLS/activate.py" --inetd --port-file "$pf" -- \
+		"$PY" "$TOOLS/rusage.py" --out "$ru" -- \
+		"$CONNECTD" "${LAB_RULES[@]}" "${DIAL_RULES[@]}" --connect-timeout 3
+	read_port_file "$pf" PPORT || fail "the lab proxy did not start: $(cat "$PROXY_LOG")"
+	lab_error "$1" 504 connection_timeout \
+		'connectd; error=connection_timeout; details="connection_timeout"'
+	local tried
+	tried=$(dial_log tried)
+	IFS=, read -ra entries <<<"$tried"
+	((${#entries[@]} == 12)) || fail "expected 12 attempts: $tried"
+	wait_until 10 _nonempty "$ru" || fail "no CPU time recorded"
+	local line
+	line=$(cat "$ru")
+	[[ $line =~ ^user_ms=([0-9]+)\ sys_ms=([0-9]+)\ status=0$ ]] || fail "rusage: $line"
+	SPIN_CPU_MS=$((BASH_REMATCH[1] + BASH_REMATCH[2]))
+	echo "connectd used $SPIN_CPU_MS ms of CPU in its 3 s"
+}
+
+# --- which family carries the tunnel ----------------------------------------
+
+@test "AAAA only: the tunnel goes over IPv6" {
+	lab_proxy
+	lab_tunnel v6only.test
+	[[ $VIA == "$(v6 "$LAB6_OK")" ]] || fail "target reached at $VIA"
+	expect_log status 200
+	expect_log reason ok
+	expect_log addr "$(v6 "$LAB6_OK")"
+	expect_log tried "$(v6 "$LAB6_OK")=ok"
+	expect_clean_exits 1
+	# both families were asked
+	dns_queries v6only.test | grep -q ' AAAA ANSWER:1' || fail "no AAAA query" "$(dns_queries v6only.test)"
+	dns_queries v6only.test | grep -q ' A NODATA' || fail "no A query" "$(dns_queries v6only.test)"
+}
+
+@test "A only: the tunnel goes over IPv4" {
+	lab_proxy
+	lab_tunnel v4only.test
+	[[ $VIA == "$(v4 "$LAB4_OK")" ]] || fail "target reached at $VIA"
+	expect_log addr "$(v4 "$LAB4_OK")"
+	expect_log tried "$(v4 "$LAB4_OK")=ok"
+	expect_clean_exits 1
+}
+
+@test "AAAA and A both work: IPv6 is tried first and carries the tunnel" {
+	lab_proxy
+	lab_tunnel both.test
+	[[ $VIA == "$(v6 "$LAB6_OK")" ]] || fail "target reached at $VIA"
+	expect_log addr "$(v6 "$LAB6_OK")"
+	# the first (and only) attempt is the IPv6 one
+	expect_log tried "$(v6 "$LAB6_OK")=ok"
+	grep -qF "accept $(v6 "$LAB6_OK") " "$BATS_FILE_TMPDIR/target.log" ||
+		fail "the IPv6 target saw no connection" "$(cat "$BATS_FILE_TMPDIR/target.log")"
+	dns_queries both.test | grep -q ' AAAA ANSWER:1' || fail "no AAAA query"
+	dns_queries both.test | grep -q ' A ANSWER:1' || fail "no A query"
+	expect_clean_exits 1
+}
+
+@test "IPv6 refused: IPv4 is tried next at once, not after the attempt delay" {
+	lab_proxy
+	lab_tunnel fallback6.test
+	[[ $VIA == "$(v4 "$LAB4_OK")" ]] || fail "target reached at $VIA"
+	expect_log addr "$(v4 "$LAB4_OK")"
+	expect_log tried "$(v6 "${LAB6_REFUSED[0]}")=refused,$(v4 "$LAB4_OK")=ok"
+	expect_clean_exits 1
+}
+
+@test "eight refused addresses: each failure starts the next attempt at once" {
+	lab_proxy
+	lab_error many.test 502 connection_refused \
+		'connectd; error=connection_refused; details="connection_refused"'
+	local tried a
+	tried=$(dial_log tried)
+	IFS=, read -ra entries <<<"$tried"
+	((${#entries[@]} == 8)) || fail "expected 8 attempts: $tried"
+	for a in "${LAB6_REFUSED[@]}"; do
+		[[ ,$tried, == *",$(v6 "$a")=refused,"* ]] || fail "$a is not refused in $tried"
+	done
+	for a in "${LAB4_REFUSED[@]}"; do
+		[[ ,$tried, == *",$(v4 "$a")=refused,"* ]] || fail "$a is not refused in $tried"
+	done
+	# seven attempt delays would be 1750 ms; at once it takes a few ms
+	expect_log_ms_below connect_ms 1250
+	expect_clean_exits 1
+}
+
+@test "black-holed addresses of both families: an attempt every 250 ms, interleaved, IPv6 first" {
+	lab_proxy --connect-timeout 1
+	lab_error stagger.test 504 connection_timeout \
+		'connectd; error=connection_timeout; details="connection_timeout"'
+	((ELAPSED_MS < 4000)) || fail "answered after $ELAPSED_MS ms, expected about 1 s"
+	# every attempt hangs, so tried= lists them in the order they started
+	local tried fams=() entry
+	tried=$(dial_log tried)
+	IFS=, read -ra entries <<<"$tried"
+	for entry in "${entries[@]}"; do
+		[[ $entry == *=timeout ]] || fail "not a timeout: $entry in $tried"
+		if [[ $entry == \[* ]]; then fams+=(6); else fams+=(4); fi
+	done
+	# within 1 s at one attempt per 250 ms: at 0, 250, 500 and 750 ms
+	((${#entries[@]} >= 2 && ${#entries[@]} <= 5)) ||
+		fail "${#entries[@]} attempts in 1 s, expected about 4: $tried"
+	local i want=()
+	for ((i = 0; i < ${#fams[@]}; i++)); do
+		want+=($((i % 2 ? 4 : 6)))
+	done
+	[[ ${fams[*]} == "${want[*]}" ]] ||
+		fail "family order ${fams[*]}, expected ${want[*]}: $tried"
+	expect_clean_exits 1
+}
+
+# --- DNS failures -------------------------------------------------------------
+
+@test "NXDOMAIN: 502 dns_error, rcode NXDOMAIN" {
+	lab_proxy
+	lab_error nx.test 502 dns_error \
+		'connectd; error=dns_error; rcode="NXDOMAIN"; details="dns_error"'
+	[[ $(value BODY) == *'(NXDOMAIN)\n' ]] || fail "body does not name the rcode"
+	expect_log status 502
+	expect_log reason dns_error
+	expect_log rcode NXDOMAIN
+	expect_log addr -
+	expect_log tried -
+	expect_clean_exits 1
+}
+
+@test "SERVFAIL: 502 dns_error, no rcode claimed" {
+	# glibc answers a SERVFAIL and its own give-up alike (EAI_AGAIN), so
+	# connectd cannot honestly name an rcode here.
+	lab_proxy
+	lab_error servfail.test 502 dns_error \
+		'connectd; error=dns_error; details="dns_error"'
+	[[ $(value BODY) == 'dns_error: the resolver failed or gave no answer\n' ]] ||
+		fail "body $(value BODY)"
+	expect_log reason dns_error
+	run ! grep -q ' rcode=' <<<"$(log_lines)"
+	expect_log tried -
+	expect_clean_exits 1
+}
+
+@test "the name exists without an address (NODATA for AAAA and A): 502 dns_error, rcode NOERROR" {
+	lab_proxy
+	lab_error nodata.test 502 dns_error \
+		'connectd; error=dns_error; rcode="NOERROR"; details="dns_error"'
+	[[ $(value BODY) == *'(NOERROR)\n' ]] || fail "body does not name the rcode"
+	expect_log reason dns_error
+	expect_log rcode NOERROR
+	expect_log tried -
+	dns_queries nodata.test | grep -q ' AAAA NODATA' || fail "no AAAA query"
+	dns_queries nodata.test | grep -q ' A NODATA' || fail "no A query"
+	expect_clean_exits 1
+}
+
+@test "no DNS answer at all: 504 dns_timeout at --dns-timeout, not glibc's retry schedule" {
+	lab_proxy --dns-timeout 1
+	lab_error silent.test 504 dns_timeout \
+		'connectd; error=dns_timeout; details="dns_timeout"'
+	# glibc alone would wait 2 x 5 s (resolv.conf: timeout:5 attempts:2)
+	((ELAPSED_MS < 4000)) || fail "answered after $ELAPSED_MS ms, expected about 1 s"
+	((ELAPSED_MS >= 900)) || fail "gave up after $ELAPSED_MS ms, before the 1 s DNS deadline"
+	expect_log reason dns_timeout
+	expect_log dns_ms -1
+	expect_log tried -
+	dns_queries silent.test | grep -q ' AAAA DROP' || fail "no AAAA query"
+	dns_queries silent.test | grep -q ' A DROP' || fail "no A query"
+	expect_clean_exits 1
+}
+
+# --- answers that come late or never ------------------------------------------
+
+@test "AAAA 1 s late, A at once: IPv4 carries the tunnel after the 50 ms resolution delay" {
+	lab_proxy
+	lab_tunnel late6.test
+	[[ $VIA == "$(v4 "$LAB4_OK")" ]] || fail "target reached at $VIA"
+	expect_log addr "$(v4 "$LAB4_OK")"
+	# the AAAA answer (1000 ms) was not waited for, so never dialled
+	expect_log tried "$(v4 "$LAB4_OK")=ok"
+	expect_log_ms_below connect_ms 900
+	expect_log_ms_below dns_ms 900
+	expect_resolution_delay
+	((ELAPSED_MS < 3000)) || fail "took $ELAPSED_MS ms"
+	dns_queries late6.test | grep -q ' AAAA ANSWER:1 delay=1' || fail "no AAAA query"
+	expect_clean_exits 1
+}
+
+@test "A 1 s late, AAAA at once: IPv6 carries the tunnel without waiting for A" {
+	lab_proxy
+	lab_tunnel late4.test
+	[[ $VIA == "$(v6 "$LAB6_OK")" ]] || fail "target reached at $VIA"
+	expect_log addr "$(v6 "$LAB6_OK")"
+	expect_log tried "$(v6 "$LAB6_OK")=ok"
+	expect_log_ms_below connect_ms 900
+	expect_clean_exits 1
+}
+
+@test "AAAA never answered, A at once: IPv4 tunnel well before the DNS deadline" {
+	lab_proxy --dns-timeout 5
+	lab_tunnel drop6.test
+	[[ $VIA == "$(v4 "$LAB4_OK")" ]] || fail "target reached at $VIA"
+	expect_log addr "$(v4 "$LAB4_OK")"
+	expect_log tried "$(v4 "$LAB4_OK")=ok"
+	expect_log_ms_below connect_ms 1000
+	expect_resolution_delay
+	expect_clean_exits 1
+}
+
+@test "AAAA SERVFAIL, A works: IPv4 carries the tunnel" {
+	lab_proxy
+	lab_tunnel servfail6.test
+	[[ $VIA == "$(v4 "$LAB4_OK")" ]] || fail "target reached at $VIA"
+	expect_log addr "$(v4 "$LAB4_OK")"
+	expect_log tried "$(v4 "$LAB4_OK")=ok"
+	expect_clean_exits 1
+}
+
+# --- connection failures ------------------------------------------------------
+
+@test "black-holed AAAA, working A: IPv4 wins after the attempt delay, not the connect timeout" {
+	lab_proxy --connect-timeout 10
+	lab_tunnel blackhole6.test
+	[[ $VIA == "$(v4 "$LAB4_OK")" ]] || fail "target reached at $VIA"
+	((ELAPSED_MS < 3000)) || fail "tunnel after $ELAPSED_MS ms, expected about 250 ms"
+	expect_log addr "$(v4 "$LAB4_OK")"
+	local tried ms
+	tried=$(dial_log tried)
+	[[ ,$tried, == *",$(v4 "$LAB4_OK")=ok,"* ]] || fail "IPv4 not ok in tried=$tried"
+	[[ ,$tried, =~ ,\[$LAB6_DEAD\]:$LAB_PORT=(cancelled|timeout), ]] ||
+		fail "the IPv6 attempt is not cancelled in tried=$tried"
+	[[ $tried =~ ^[^,]*,[^,]*$ ]] || fail "expected exactly two attempts: $tried"
+	ms=$(dial_log connect_ms)
+	# IPv6 first: IPv4 only after the 250 ms attempt delay
+	((ms >= 200 && ms < 3000)) || fail "connect_ms=$ms, expected about 250"
+	expect_clean_exits 1
+}
+
+@test "every address refused: 502 connection_refused, both attempts listed" {
+	lab_proxy
+	lab_error refused.test 502 connection_refused \
+		'connectd; error=connection_refused; details="connection_refused"'
+	expect_log status 502
+	expect_log reason connection_refused
+	expect_log addr -
+	expect_log tried "$(v6 "${LAB6_REFUSED[0]}")=refused,$(v4 "${LAB4_REFUSED[0]}")=refused"
+	expect_clean_exits 1
+}
+
+@test "every address black-holed: 504 connection_timeout at --connect-timeout" {
+	lab_proxy --connect-timeout 1
+	lab_error blackhole.test 504 connection_timeout \
+		'connectd; error=connection_timeout; details="connection_timeout"'
+	((ELAPSED_MS < 4000)) || fail "answered after $ELAPSED_MS ms, expected about 1 s"
+	expect_log reason connection_timeout
+	local tried ms
+	tried=$(dial_log tried)
+	[[ ,$tried, == *",$(v6 "$LAB6_DEAD")=timeout,"* ]] || fail "IPv6 not timeout in tried=$tried"
+	[[ ,$tried, == *",$(v4 "$LAB4_DEAD")=timeout,"* ]] || fail "IPv4 not timeout in tried=$tried"
+	ms=$(dial_log connect_ms)
+	((ms >= 900)) || fail "gave up after $ms ms, before the 1 s connect deadline"
+	expect_clean_exits 1
+}
+
+@test "an address with no route: 502 destination_ip_unroutable" {
+	lab_proxy --allow-dest 2001:db8::/32
+	lab_error unroutable.test 502 destination_ip_unroutable \
+		'connectd; error=destination_ip_unroutable; details="destination_ip_unroutable"'
+	expect_log reason destination_ip_unroutable
+	expect_log tried "$(v6 "$LAB6_UNROUTED")=unreachable"
+	expect_clean_exits 1
+}
+
+@test "an address literal with no route: 502 destination_ip_unroutable" {
+	lab_proxy --allow-dest 2001:db8::/32
+	lab_error "[$LAB6_UNROUTED]" 502 destination_ip_unroutable \
+		'connectd; error=destination_ip_unroutable; details="destination_ip_unroutable"'
+	expect_log tried "$(v6 "$LAB6_UNROUTED")=unreachable"
+	expect_log dns_ms -1
+	expect_clean_exits 1
+}
+
+# --- policy on resolved addresses ---------------------------------------------
+
+@test "the only address is default-denied (10.1.2.3): 403 destination_ip_prohibited, no packet" {
+	local before
+	before=$(nft_packets ten)
+	lab_proxy
+	lab_error prohibited.test 403 destination_ip_prohibited \
+		'connectd; error=destination_ip_prohibited; details="destination_ip_prohibited"'
+	expect_log reason destination_ip_prohibited
+	expect_log tried "$(v4 "$LAB4_PROHIBITED")=denied"
+	[[ $(nft_packets ten) == "$before" ]] || fail "packets were sent to 10.0.0.0/8"
+	expect_clean_exits 1
+}
+
+@test "an address denied by --deny-dest: 403, and not one packet reaches it" {
+	# the counter does count connections to the witness target
+	local before after
+	before=$(nft_packets witness)
+	run lab "$PY" -c 'import socket, sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 5).close()' \
+		"$LAB4_WITNESS" "$LAB_PORT"
+	((status == 0)) || fail "the witness target is not there: $output"
+	after=$(nft_packets witness)
+	((after > before)) || fail "the witness counter did not count ($before -> $after)"
+	grep -cF "accept $(v4 "$LAB4_WITNESS") " "$BATS_FILE_TMPDIR/target.log" >"$BATS_TEST_TMPDIR/accepts"
+
+	lab_proxy --deny-dest "$LAB4_WITNESS"
+	lab_error witness.test 403 destination_ip_prohibited \
+		'connectd; error=destination_ip_prohibited; details="destination_ip_prohibited"'
+	expect_log tried "$(v4 "$LAB4_WITNESS")=denied"
+	expect_clean_exits 1
+	[[ $(nft_packets witness) == "$after" ]] || fail "packets were sent to the denied address"
+	[[ $(grep -cF "accept $(v4 "$LAB4_WITNESS") " "$BATS_FILE_TMPDIR/target.log") == \
+		"$(cat "$BATS_TEST_TMPDIR/accepts")" ]] || fail "the denied target saw a connection"
+}
+
+@test "a default-denied AAAA is skipped and the allowed A carries the tunnel" {
+	lab_proxy
+	lab_tunnel denied6.test
+	[[ $VIA == "$(v4 "$LAB4_OK")" ]] || fail "target reached at $VIA"
+	expect_log addr "$(v4 "$LAB4_OK")"
+	expect_log tried "$(v6 "$LAB6_UNROUTED")=denied,$(v4 "$LAB4_OK")=ok"
+	expect_clean_exits 1
+}
+
+# --- waiting costs nothing ----------------------------------------------------
+# While a query is still pending and queued attempts wait for their 250 ms
+# turn, connectd must sleep in poll(2).  (Found failing: dial_wake() offers
+# v4_wait_until as the wake-up time whenever anything is queued and a query
+# is pending, also when it is 0, before any A answer, or already past, so
+# poll gets a timeout of 0 and the race busy-loops until the queue drains.)
+
+@test "attempts waiting their turn while the A query is pending: connectd sleeps, no busy loop" {
+	spin_check spin6.test
+	# 2750 ms of that is waiting for the next attempt: asleep, not spinning
+	((SPIN_CPU_MS < 100)) || fail "connectd used $SPIN_CPU_MS ms of CPU in 3 s of waiting"
+	expect_clean_exits 1
+}
+
+@test "attempts waiting their turn while the AAAA query is pending: connectd sleeps, no busy loop" {
+	spin_check spin4.test
+	# 2750 ms of that is waiting for the next attempt: asleep, not spinning
+	((SPIN_CPU_MS < 100)) || fail "connectd used $SPIN_CPU_MS ms of CPU in 3 s of waiting"
+	expect_clean_exits 1
+}
+
+@test "a late AAAA answer arriving during an IPv4 tunnel does not disturb it" {
+	lab_proxy
+	# the client waits 1.5 s inside the tunnel, past the AAAA answer at 1 s
+	# shellcheck disable=SC2016
+	run lab "$PY" -c '
+import socket, sys, time
+port, name = int(sys.argv[1]), sys.argv[2]
+s = socket.create_connection(("127.0.0.1", port), 10)
+s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (name.encode(), name.encode()))
+buf = b""
+while b"\r\n\r\n" not in buf:
+    d = s.recv(4096)
+    if not d:
+        break
+    buf += d
+head, _, rest = buf.partition(b"\r\n\r\n")
+print(head.split(b"\r\n")[0].decode())
+time.sleep(1.5)
+s.sendall(b"ping\n")
+s.shutdown(socket.SHUT_WR)
+while True:
+    d = s.recv(4096)
+    if not d:
+        break
+    rest += d
+print(repr(rest))
+' "$PPORT" "late6.test:$LAB_PORT"
+	echo "$output"
+	((status == 0))
+	[[ ${lines[0]} == "HTTP/1.1 200 Connection established" ]]
+	[[ ${lines[1]} == "b'via $(v4 "$LAB4_OK")\\nping\\n'" ]]
+	expect_log addr "$(v4 "$LAB4_OK")"
+	expect_log end eof
+	dns_queries late6.test | grep -q ' AAAA ANSWER:1 delay=1' || fail "no late AAAA"
+	expect_clean_exits 1
+}
+
+# --- resolver failures that are not an rcode ------------------------------------
+
+@test "glibc gives up on a silent resolver before --dns-timeout: no SERVFAIL rcode claimed" {
+	# glibc's own schedule here: 1 s, one attempt; connectd's deadline: 5 s
+	printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"$BATS_TEST_TMPDIR/resolv.conf"
+	LAB_RESOLV_CONF=$BATS_TEST_TMPDIR/resolv.conf lab_proxy --dns-timeout 5
+	lab_connect silent.test
+	# No DNS response ever came, so there is no rcode to report: the precise
+	# answer is 504 dns_timeout; 502 dns_error without an rcode is truthful.
+	local ps
+	ps=$(value 'HDR proxy-status:') || fail "no Proxy-Status"
+	[[ $ps != *rcode=* ]] || fail "an rcode is claimed though no DNS response came: $ps"
+	if has_line 'STATUS 504' 2>/dev/null; then
+		[[ $ps == 'connectd; error=dns_timeout; details="dns_timeout"' ]] || fail "Proxy-Status $ps"
+		expect_log reason dns_timeout
+	else
+		has_line 'STATUS 502'
+		[[ $ps == 'connectd; error=dns_error; details="dns_error"' ]] || fail "Proxy-Status $ps"
+	fi
+	expect_clean_exits 1
+}
