@@ -1,0 +1,200 @@
+# bench/report.awk: turns bench/run's results ("metric column round value"
+# lines) into the markdown table, the bars and the notes; writes the chart's
+# data file.  Plain POSIX awk (Debian's mawk).
+#
+# A value is the median over rounds; a ratio A/B is the median over rounds
+# of A's value divided by B's value in the same round (paired runs).
+
+function sort(a, n,    i, j, t) {
+	for (i = 2; i <= n; i++) {
+		t = a[i]
+		for (j = i - 1; j >= 1 && a[j] > t; j--)
+			a[j + 1] = a[j]
+		a[j + 1] = t
+	}
+}
+
+function median(a, n) {
+	if (n == 0)
+		return ""
+	sort(a, n)
+	if (n % 2)
+		return a[(n + 1) / 2]
+	return (a[n / 2] + a[n / 2 + 1]) / 2
+}
+
+function value(m, c,    r, n, a) {
+	n = 0
+	for (r = 1; r <= maxr[m]; r++)
+		if ((m SUBSEP c SUBSEP r) in v)
+			a[++n] = v[m, c, r]
+	return median(a, n)
+}
+
+function ratio(m, x, y,    r, n, a) {
+	n = 0
+	for (r = 1; r <= maxr[m]; r++)
+		if ((m SUBSEP x SUBSEP r) in v && (m SUBSEP y SUBSEP r) in v &&
+		    v[m, y, r] > 0)
+			a[++n] = v[m, x, r] / v[m, y, r]
+	return median(a, n)
+}
+
+function fmt(x, f) {
+	return x == "" ? "n/a" : sprintf(f, x)
+}
+
+function row(label, m, f, ratios,    i, line, any, x, ref, refs, k) {
+	line = "| " label
+	any = 0
+	for (i = 1; i <= ncols; i++) {
+		x = value(m, col[i])
+		if (x != "")
+			any = 1
+		line = line " | " fmt(x, f)
+	}
+	if (!any)
+		return
+	print line " |"
+	if (!ratios)
+		return
+	split("direct floor", refs, " ")
+	for (k = 1; k <= 2; k++) {
+		ref = refs[k]
+		if (value(m, ref) == "")
+			continue
+		line = "| &nbsp;&nbsp;÷ " ref
+		for (i = 1; i <= ncols; i++)
+			line = line " | " fmt(ratio(m, col[i], ref), "%.2f")
+		print line " |"
+	}
+}
+
+# bar(metric, A, B, op, limit, what): A/B against the limit.
+function bar(m, a, b, op, lim, what,    r, ok, verdict) {
+	r = ratio(m, a, b)
+	if (r == "") {
+		verdict = "n/a"
+	} else if (op == "") {
+		verdict = "reported"
+	} else {
+		ok = op == ">=" ? r >= lim : r <= lim
+		verdict = ok ? "PASS" : "MISS"
+		if (ok)
+			npass++
+		else
+			nmiss++
+	}
+	printf("| %s | %s / %s | %s | %s | %s |\n", what, a, b, fmt(r, "%.2f"),
+	    op == "" ? "-" : op " " lim, verdict)
+}
+
+function hold_bar(c, n,    h, l, verdict) {
+	h = value("held" n, c)
+	l = value("lost" n, c)
+	if (h == "")
+		verdict = "n/a"
+	else if (h == n && l == 0) {
+		verdict = "PASS"
+		npass++
+	} else {
+		verdict = "MISS"
+		nmiss++
+	}
+	printf("| %s tunnels opened and served, none refused or lost | %s | %s held, %s refused/failed/lost | = %s, 0 | %s |\n",
+	    n, c, h == "" ? "n/a" : h, l == "" ? "n/a" : l, n, verdict)
+}
+
+{
+	v[$1, $2, $3] = $4
+	if ($3 > maxr[$1])
+		maxr[$1] = $3
+}
+
+END {
+	ncols = split(cols, col, " ")
+	nholds = split(hold, holds, " ")
+
+	print "## Results"
+	print ""
+	printf("Medians over %d throughput rounds and %d rate rounds (%s s each); ", rounds, rrounds, secs)
+	print "each value row is followed by its ratio to *direct* and to *floor* (median of per-round ratios)."
+	print ""
+	line = "| metric"
+	sep = "| ---"
+	for (i = 1; i <= ncols; i++) {
+		line = line " | " col[i]
+		sep = sep " | ---:"
+	}
+	print line " |"
+	print sep " |"
+	row("MB/s down, one tunnel", "down", "%.0f", 1)
+	row("MB/s up, one tunnel", "up", "%.0f", 1)
+	row("CPU s per GB relayed", "cpu", "%.2f", 1)
+	row("conn/s, 4 clients", "r4", "%.0f", 1)
+	row("time-to-200 p50 ms, 4 clients", "p50_4", "%.3f", 1)
+	row("time-to-200 p99 ms, 4 clients", "p99_4", "%.3f", 1)
+	row("conn/s, 16 clients", "r16", "%.0f", 1)
+	row("time-to-200 p50 ms, 16 clients", "p50_16", "%.3f", 1)
+	row("time-to-200 p99 ms, 16 clients", "p99_16", "%.3f", 1)
+	for (k = 1; k <= nholds; k++) {
+		row("PSS KiB per tunnel, " holds[k] " held", "pss" holds[k], "%.1f", 1)
+		row("tunnels refused/failed/lost of " holds[k], "lost" holds[k], "%d", 0)
+	}
+
+	print ""
+	print "## Bars (issue 6)"
+	print ""
+	print "| bar | A / B | median ratio | limit | verdict |"
+	print "| --- | --- | ---: | --- | --- |"
+	npass = nmiss = 0
+	bar("down", "connectd", "floor", ">=", 0.95, "MB/s down >= 0.95x the static floor")
+	bar("up", "connectd", "floor", ">=", 0.95, "MB/s up >= 0.95x the static floor")
+	bar("down", "connectd-hr", "floor-fork", ">=", 0.95, "high-rate MB/s down >= 0.95x its floor")
+	bar("up", "connectd-hr", "floor-fork", ">=", 0.95, "high-rate MB/s up >= 0.95x its floor")
+	bar("down", "connectd", "tinyproxy", ">=", 3, "MB/s down >= 3x tinyproxy")
+	bar("up", "connectd", "tinyproxy", ">=", 3, "MB/s up >= 3x tinyproxy")
+	bar("down", "connectd-hr", "tinyproxy", ">=", 3, "high-rate MB/s down >= 3x tinyproxy")
+	bar("up", "connectd-hr", "tinyproxy", ">=", 3, "high-rate MB/s up >= 3x tinyproxy")
+	bar("r4", "connectd", "floor", ">=", 0.9, "conn/s (4 clients) >= 0.9x the floor")
+	bar("r16", "connectd", "floor", ">=", 0.9, "conn/s (16 clients) >= 0.9x the floor")
+	bar("p50_4", "connectd", "floor", "<=", 1.1, "time-to-200 p50 (4 clients) <= 1.1x the floor")
+	bar("p50_16", "connectd", "floor", "<=", 1.1, "time-to-200 p50 (16 clients) <= 1.1x the floor")
+	bar("r4", "connectd-hr", "floor-fork", ">=", 0.9, "high-rate conn/s (4) >= 0.9x the fork floor")
+	bar("r16", "connectd-hr", "floor-fork", ">=", 0.9, "high-rate conn/s (16) >= 0.9x the fork floor")
+	bar("r4", "connectd-hr", "connectd", ">=", 2, "high-rate conn/s (4) >= 2x connectd per connection")
+	bar("r16", "connectd-hr", "connectd", ">=", 2, "high-rate conn/s (16) >= 2x connectd per connection")
+	bar("r4", "connectd-hr", "tinyproxy", "", 0, "high-rate conn/s (4) vs tinyproxy")
+	bar("r16", "connectd-hr", "tinyproxy", "", 0, "high-rate conn/s (16) vs tinyproxy")
+	for (k = 1; k <= nholds; k++) {
+		bar("pss" holds[k], "connectd", "floor-dyn", "<=", 1.15, "PSS per tunnel at " holds[k] " <= 1.15x the dynamic floor")
+		bar("pss" holds[k], "connectd-hr", "floor-dyn", "<=", 1.15, "high-rate PSS per tunnel at " holds[k] " <= 1.15x the dynamic floor")
+	}
+	for (k = 1; k <= nholds; k++) {
+		hold_bar("connectd", holds[k])
+		hold_bar("connectd-hr", holds[k])
+	}
+	print ""
+	printf("%d PASS, %d MISS (n/a: a column that could not be measured)\n", npass, nmiss)
+
+	print ""
+	print "## Notes and limits"
+	print ""
+	nn = 0
+	while ((getline line < notes) > 0) {
+		print "- " line
+		nn++
+	}
+	if (limits != "") {
+		print "- kernel limits below what the hold needs:" limits
+		nn++
+	}
+	if (nn == 0)
+		print "- none: every column was measured in full"
+
+	for (i = 1; i <= ncols; i++)
+		printf("\"%s\" %s %s %s %s\n", col[i] (value("r16", col[i]) == "" &&
+		    value("down", col[i]) == "" ? " (n/a)" : ""), fmt(value("r4", col[i]), "%.0f"),
+		    fmt(value("r16", col[i]), "%.0f"), fmt(value("down", col[i]), "%.0f"),
+		    fmt(value("up", col[i]), "%.0f")) > chart
+}
