@@ -10,7 +10,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -31,10 +33,23 @@ log_init(int to_syslog)
 static void
 log_emit(int priority, const char *line)
 {
-	if (log_to_syslog)
+	struct iovec iov[3] = {
+		{ (void *)(uintptr_t) "connectd: ", 10 },
+		{ (void *)(uintptr_t)line, strlen(line) },
+		{ (void *)(uintptr_t) "\n", 1 },
+	};
+
+	if (log_to_syslog) {
 		syslog(priority, "%s", line);
-	else
-		fprintf(stderr, "connectd: %s\n", line);
+		return;
+	}
+	/*
+	 * One writev(2), not stdio: the line arrives whole even when several
+	 * processes share the journal stream, and unbuffered stderr would
+	 * take an 8 KiB bounce buffer on the stack of every connection.
+	 */
+	if (writev(STDERR_FILENO, iov, 3) == -1)
+		return; /* a log that cannot be written has nowhere to go */
 }
 
 static void
