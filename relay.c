@@ -353,12 +353,68 @@ relay_close_pipe(struct relay_dir *d)
 	}
 }
 
+/*
+ * Moves what poll reported for both directions.  Returns 0 to go on, or
+ * -1 when a reset or a vanished side ended the tunnel (res->end set).
+ */
+static int
+relay_move(struct relay_dir *dirs, const struct pollfd *pfd, nfds_t n,
+    int *moved, struct relay_result *res)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		enum relay_status st = relay_step(&dirs[i], pfd, n, moved);
+
+		if (st != RELAY_MORE) {
+			relay_abort(&dirs[i], st, dirs[1 - i].name, res);
+			return -1;
+		}
+		relay_pass_fin(&dirs[i], res);
+	}
+	return 0;
+}
+
+/* Polls and moves until both directions are done or something ends it. */
+static void
+relay_loop(struct relay_dir *dirs, int64_t idle_ms, int64_t lifetime_deadline,
+    struct relay_result *res)
+{
+	int64_t last = util_now_ms();
+
+	while (!(dirs[0].done && dirs[1].done)) {
+		struct pollfd pfd[4];
+		nfds_t n = 0;
+		int moved = 0, rc;
+		int64_t wake = relay_wake(last, idle_ms, lifetime_deadline);
+
+		relay_plan(&dirs[0], pfd, &n);
+		relay_plan(&dirs[1], pfd, &n);
+		rc = poll(pfd, n, util_poll_timeout(wake));
+		if (rc == -1 && errno == EINTR)
+			continue;
+		if (rc == -1) {
+			res->end = "error";
+			return;
+		}
+		if (rc == 0) {
+			res->end = wake == lifetime_deadline ? "max_lifetime"
+							     : "idle_timeout";
+			relay_cut(dirs);
+			return;
+		}
+		if (relay_move(dirs, pfd, n, &moved, res) == -1)
+			return;
+		if (moved)
+			last = util_now_ms();
+	}
+}
+
 int
 relay_run(const struct relay_ends *ends, const char *early, size_t early_len,
     int64_t idle_ms, int64_t lifetime_deadline, struct relay_result *res)
 {
 	struct relay_dir dirs[2], *up = &dirs[0], *down = &dirs[1];
-	int64_t last = util_now_ms();
 
 	memset(res, 0, sizeof(*res));
 	/* splice(2) needs sockets at both ends: UCSPI pipes copy. */
@@ -373,42 +429,7 @@ relay_run(const struct relay_ends *ends, const char *early, size_t early_len,
 	up->len = early_len;
 	relay_start_splice(up);
 	relay_start_splice(down);
-	while (!(up->done && down->done)) {
-		struct pollfd pfd[4];
-		nfds_t n = 0;
-		int moved = 0, rc, i;
-		int64_t wake = relay_wake(last, idle_ms, lifetime_deadline);
-
-		relay_plan(up, pfd, &n);
-		relay_plan(down, pfd, &n);
-		rc = poll(pfd, n, util_poll_timeout(wake));
-		if (rc == -1 && errno == EINTR)
-			continue;
-		if (rc == -1) {
-			res->end = "error";
-			break;
-		}
-		if (rc == 0) {
-			res->end = wake == lifetime_deadline ? "max_lifetime"
-							     : "idle_timeout";
-			relay_cut(dirs);
-			break;
-		}
-		for (i = 0; i < 2; i++) {
-			enum relay_status st = relay_step(
-			    &dirs[i], pfd, n, &moved);
-
-			if (st != RELAY_MORE) {
-				relay_abort(
-				    &dirs[i], st, dirs[1 - i].name, res);
-				goto out;
-			}
-			relay_pass_fin(&dirs[i], res);
-		}
-		if (moved)
-			last = util_now_ms();
-	}
-out:
+	relay_loop(dirs, idle_ms, lifetime_deadline, res);
 	relay_close_pipe(up);
 	relay_close_pipe(down);
 	res->up = up->bytes;
