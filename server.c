@@ -176,12 +176,17 @@ server_accept(struct server *sv, int *conn)
 
 	if (fd == -1 && (errno == EMFILE || errno == ENFILE) &&
 	    sv->spare != -1) {
-		/* Out of fds: free the spare to take the client and refuse it. */
+		/*
+		 * Out of fds: free the spare to take the client and refuse it.
+		 * accept(2) says EMFILE even with an empty queue, so only a
+		 * client actually taken lets the loop go on without a poll.
+		 */
 		close(sv->spare);
-		if ((fd = accept4(sv->lfd, NULL, NULL, SOCK_CLOEXEC)) != -1)
+		fd = accept4(sv->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd != -1)
 			server_refuse(fd);
 		sv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		return 0;
+		return fd != -1 ? 0 : -1;
 	}
 	if (fd == -1)
 		return -1;

@@ -1,0 +1,660 @@
+#!/usr/bin/env bats
+# The high-rate mode (spec "High-rate mode", "Launchers", --listen, --fork,
+# --max-children): connectd accepts on a listening socket of its own
+# (--listen) or one handed over by the launcher (--fork with systemd's
+# Accept=no, inetd's wait) and forks one child per connection.  Tunnels,
+# concurrency and reaping, the --max-children 503, a killed child, SIGTERM,
+# sd_notify, and hostile requests beside working tunnels.
+#
+# Every server is started by this file's helpers (start_listen,
+# start_fork); tunnels are held open by tools/tunnels.py (hold / release);
+# tools/notify.py plays systemd's notification socket.
+
+# shellcheck disable=SC2034 # read by bats
+# shellcheck disable=SC2153 # BG_PID, TPORT: set by helpers.bash
+BATS_TEST_TIMEOUT=60
+bats_require_minimum_version 1.5.0
+load helpers
+
+setup() {
+	common_setup
+	SERVER_PID=
+	PROXY_LAUNCHER=server # not a systemd-socket-activate launcher
+}
+
+teardown() { server_teardown; }
+
+REQ='CONNECT 127.0.0.1:{T} HTTP/1.1\r\nHost: 127.0.0.1:{T}\r\n\r\n'
+
+# --- local helpers -----------------------------------------------------------
+
+# _exited PID : PID has ended (gone, or a zombie not yet waited for)
+_exited() {
+	[[ ! -e /proc/$1 ]] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
+# _listening_by PID PORT : PID holds a TCP listener on PORT
+_listening_by() {
+	ss -Hltnp "sport = :$2" 2>/dev/null | grep -q "pid=$1,"
+}
+
+_up_or_exited() { _listening_by "$1" "$2" || _exited "$1"; }
+
+_comm_is() { [[ $(cat "/proc/$1/comm" 2>/dev/null) == "$2" ]]; }
+
+# _in_poll PID : PID sleeps in poll(2) (x86_64 poll, ppoll; arm64 ppoll):
+# for the server, its set-up (signalfd, spare fd) is done
+_in_poll() {
+	local nr
+	read -r nr _ <"/proc/$1/syscall" 2>/dev/null || return 1
+	[[ $nr == 7 || $nr == 271 || $nr == 73 ]]
+}
+
+# the name connectd processes show in /proc/PID/comm (15 characters at most)
+COMM=$(basename "$CONNECTD")
+COMM=${COMM:0:15}
+
+# free_port_on HOST : a port that was free on HOST a moment ago
+free_port_on() {
+	"$PY" -c 'import socket, sys
+h = sys.argv[1]
+s = socket.socket(socket.AF_INET6 if ":" in h else socket.AF_INET)
+s.bind((h, 0))
+print(s.getsockname()[1])' "$1"
+}
+
+# start_listen HOST [connectd args...] : connectd --listen HOST:PORT (IPv6
+# bracketed) on a free port, retried when the port was taken in between.
+# Sets SERVER_PID, PPORT, PROXY_LOG (connectd's stderr).
+start_listen() {
+	local host=$1 addr port try
+	shift
+	# shellcheck disable=SC2086 # CONNECTD_EXTRA is a list of options
+	set -- "${LAB_RULES[@]}" ${CONNECTD_EXTRA:-} "$@"
+	PROXY_LOG=$BATS_TEST_TMPDIR/server.err
+	for try in 1 2 3 4 5; do
+		port=$(free_port_on "$host")
+		if [[ $host == *:* ]]; then addr="[$host]:$port"; else addr="$host:$port"; fi
+		bg server "$CONNECTD" --listen "$addr" "$@"
+		SERVER_PID=$BG_PID
+		wait_until 10 _up_or_exited "$SERVER_PID" "$port" ||
+			fail "connectd --listen $addr neither listens nor exits: $(cat "$PROXY_LOG")"
+		if _listening_by "$SERVER_PID" "$port"; then
+			PPORT=$port
+			wait_until 10 _in_poll "$SERVER_PID" ||
+				fail "connectd --listen $addr does not wait in poll: $(cat "/proc/$SERVER_PID/syscall")"
+			return 0
+		fi
+		# the port was taken between the probe and the bind: try another
+		grep -q 'Address already in use' "$PROXY_LOG" ||
+			fail "connectd --listen $addr exited: $(cat "$PROXY_LOG")"
+	done
+	fail "no free port on $host in 5 tries"
+}
+
+# start_fork [--via-activate|--stdin] [connectd args...] : connectd --fork on
+# a port-0 listener from tools/listener.py (fd 3 with LISTEN_FDS=1, through
+# the real systemd-socket-activate, or fd 0 as inetd's wait).  The PID stays
+# the same through every exec: SERVER_PID is connectd's.  Sets PPORT and
+# PROXY_LOG too.  (With --via-activate, connectd only starts on the first
+# connection, as under systemd.)
+start_fork() {
+	local how=()
+	if [[ ${1:-} == --via-activate || ${1:-} == --stdin ]]; then
+		how=("$1")
+		shift
+	fi
+	# shellcheck disable=SC2086 # CONNECTD_EXTRA is a list of options
+	set -- "${LAB_RULES[@]}" ${CONNECTD_EXTRA:-} "$@"
+	local pf=$BATS_TEST_TMPDIR/server.port
+	rm -f "$pf"
+	PROXY_LOG=$BATS_TEST_TMPDIR/server.err
+	bg server "$PY" "$TOOLS/listener.py" "${how[@]}" --port-file "$pf" -- \
+		"$CONNECTD" --fork "$@"
+	SERVER_PID=$BG_PID
+	read_port_file "$pf" PPORT || fail "listener.py did not start: $(cat "$PROXY_LOG")"
+	if [[ ${how[0]:-} != --via-activate ]]; then
+		wait_until 10 _comm_is "$SERVER_PID" "$COMM" ||
+			fail "connectd did not start: $(cat "$PROXY_LOG")"
+		wait_until 10 _in_poll "$SERVER_PID" ||
+			fail "connectd --fork does not wait in poll: $(cat "$PROXY_LOG")"
+	fi
+}
+
+# server_children : PIDs of the server's children (zombies included), one a line
+server_children() { pgrep -P "$SERVER_PID" || true; }
+
+_children_are() { (($(server_children | wc -l) == $1)); }
+
+# wait_children N : wait until the server has exactly N children, none of
+# them a zombie once N is reached (so "0" means all reaped)
+wait_children() {
+	wait_until 10 _children_are "$1" ||
+		fail "expected $1 children of $SERVER_PID, found: $(server_children | tr '\n' ' ')"
+}
+
+# expect_live_children N : exactly N children, each a running connectd
+expect_live_children() {
+	local kids k
+	mapfile -t kids < <(server_children)
+	((${#kids[@]} == $1)) || fail "expected $1 children, found ${#kids[@]}: ${kids[*]}"
+	for k in "${kids[@]}"; do
+		_comm_is "$k" "$COMM" || fail "child $k is $(cat "/proc/$k/comm" 2>/dev/null)"
+		! grep -q '^State:[[:space:]]*Z' "/proc/$k/status" 2>/dev/null ||
+			fail "child $k is a zombie"
+	done
+}
+
+fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+
+server_alive() {
+	! _exited "$SERVER_PID" || fail "the server $SERVER_PID is gone: $(cat "$PROXY_LOG")"
+}
+
+# hold NAME COUNT [tunnels.py options] : open COUNT tunnels to the echo
+# target at once and keep them open until release NAME.  Sets HOLD_PID.
+hold() {
+	local name=$1 n=$2
+	shift 2
+	bg "$name" "$PY" "$TOOLS/tunnels.py" --port "$PPORT" --tport "$TPORT" --count "$n" \
+		--ready-file "$BATS_TEST_TMPDIR/$name.ready" \
+		--release-file "$BATS_TEST_TMPDIR/$name.release" --tag "$name" "$@"
+	HOLD_PID=$BG_PID
+	wait_until 20 _nonempty "$BATS_TEST_TMPDIR/$name.ready" ||
+		fail "$name: tunnels not ready:" "$(cat "$BATS_TEST_TMPDIR/$name".{out,err})"
+	[[ $(cat "$BATS_TEST_TMPDIR/$name.ready") == "$n" ]] ||
+		fail "$name: not all $n tunnels opened:" "$(cat "$BATS_TEST_TMPDIR/$name".{out,err})"
+}
+
+# release NAME PID : let the holder end its tunnels (data each way, FIN,
+# EOF) and wait for it; sets status, output and lines as run does
+release() {
+	touch "$BATS_TEST_TMPDIR/$1.release"
+	wait_until 20 _exited "$2" || fail "$1: holder did not finish"
+	status=0
+	wait "$2" || status=$?
+	output=$(cat "$BATS_TEST_TMPDIR/$1.out" "$BATS_TEST_TMPDIR/$1.err")
+	mapfile -t lines <<<"$output"
+	echo "--- $1 (exit $status):"
+	echo "$output"
+}
+
+# stop_server : SIGTERM to the server; wait for its end, exit status in status
+stop_server() {
+	kill -TERM "$SERVER_PID"
+	wait_server
+}
+
+wait_server() {
+	wait_until 20 _exited "$SERVER_PID" || fail "the server did not exit: $(cat "$PROXY_LOG")"
+	status=0
+	wait "$SERVER_PID" || status=$?
+}
+
+# _refused PORT [HOST] : a TCP connection to PORT is refused
+_refused() {
+	"$PY" -c 'import socket, sys
+h = sys.argv[2]
+s = socket.socket(socket.AF_INET6 if ":" in h else socket.AF_INET)
+s.settimeout(5)
+try:
+    s.connect((h, int(sys.argv[1])))
+except ConnectionRefusedError:
+    sys.exit(0)
+sys.exit(1)' "$1" "${2:-127.0.0.1}"
+}
+
+# log_count PATTERN : connectd log lines matching the ERE
+log_count() { log_lines | grep -cE -- "$1" || true; }
+
+# Every process this test started, the servers' children (connectd) first,
+# ends here: SIGTERM, a bounded wait, then SIGKILL for anything left; a
+# connectd child that outlived it all fails the test.
+server_teardown() {
+	local pid kids=() left=()
+	for pid in "${_BG_PIDS[@]}"; do
+		# shellcheck disable=SC2207
+		kids+=($(_descendants "$pid"))
+	done
+	((${#kids[@]} == 0)) || kill -TERM "${kids[@]}" 2>/dev/null
+	for pid in "${_BG_PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "${kids[@]}" "${_BG_PIDS[@]}"; do
+		wait_until 5 _exited "$pid" || left+=("$pid")
+	done
+	if ((${#left[@]} > 0)); then
+		kill -KILL "${left[@]}" 2>/dev/null
+		for pid in "${left[@]}"; do
+			wait_until 5 _exited "$pid"
+		done
+	fi
+	for pid in "${_BG_PIDS[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	_BG_PIDS=()
+	local stray=()
+	for pid in "${kids[@]}"; do
+		_exited "$pid" || stray+=("$pid $(cat "/proc/$pid/comm" 2>/dev/null)")
+	done
+	((${#stray[@]} == 0)) || fail "outlived the test: ${stray[*]}"
+	((${#left[@]} == 0)) || fail "SIGTERM did not end: ${left[*]}"
+	no_sanitizer_reports
+}
+
+# A child's exit status is seen by nobody but the parent, which does not
+# log it: a sanitizer report on the server's stderr is the only trace.
+no_sanitizer_reports() {
+	[[ -n ${PROXY_LOG:-} && -e $PROXY_LOG ]] || return 0
+	! grep -qE 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:|SUMMARY: ' "$PROXY_LOG" ||
+		fail "sanitizer report on connectd's stderr:" "$(cat "$PROXY_LOG")"
+}
+
+# one tunnel through the server, checked byte-exactly: head and echo
+expect_exact_tunnel() { # [client.py options]
+	client --request "$REQ" --check-ok --act 'send:through a child\n' --act shut \
+		--act readeof --raw-out raw.bin "$@"
+	((status == 0)) || fail "client failed" "$output"
+	has_line 'CHECK ok'
+	has_line 'RECV through a child\n'
+	has_line 'END eof'
+	printf 'HTTP/1.1 200 Connection established\r\nProxy-Agent: %s\r\n\r\nthrough a child\n' \
+		"$(value 'HDR proxy-agent:')" >expected.bin
+	cmp raw.bin expected.bin
+}
+
+# --- 1. --listen ---------------------------------------------------------------
+
+@test "--listen 127.0.0.1:PORT: a tunnel through a child, its log line on connectd's stderr" {
+	start_target echo
+	start_listen 127.0.0.1 --allow-port "$TPORT"
+	expect_exact_tunnel
+	local me
+	me=$(value LOCAL)
+	wait_log 1
+	log_lines | grep -q "^connectd: client=$me uid=- user=- target=127.0.0.1:$TPORT addr=127.0.0.1:$TPORT status=200 reason=ok up=16 down=16 " ||
+		fail "no matching log line:" "$(cat "$PROXY_LOG")"
+	wait_children 0
+	server_alive
+	# nothing but log lines on stderr, nothing on stdout
+	[[ $(grep -cv '^connectd: client=' "$PROXY_LOG") == 0 ]] || fail "$(cat "$PROXY_LOG")"
+	[[ ! -s server.out ]] || fail "stdout: $(cat server.out)"
+}
+
+@test "--listen [::1]:PORT: a tunnel from an IPv6 client, logged with its address" {
+	start_target echo
+	start_listen ::1 --allow-port "$TPORT"
+	expect_exact_tunnel --host ::1
+	local me
+	me=$(value LOCAL)
+	[[ $me == ::1:* ]] || fail "client address $me"
+	wait_log 1
+	log_lines | grep -qF "connectd: client=[::1]:${me##*:} uid=- user=- target=127.0.0.1:$TPORT addr=127.0.0.1:$TPORT status=200 " ||
+		fail "no matching log line:" "$(cat "$PROXY_LOG")"
+	# [::1] is IPv6 only: nothing listens on 127.0.0.1 at that port
+	_refused "$PPORT" 127.0.0.1 || fail "127.0.0.1:$PPORT answered"
+	wait_children 0
+	server_alive
+}
+
+@test "--listen: a malformed address or a port in use exits 2 naming --listen" {
+	start_target echo
+	local a rc
+	for a in 127.0.0.1 127.0.0.1: 127.0.0.1:0 127.0.0.1:65536 127.0.0.1:x localhost:8080 \
+		'[::1]' '[::1:8080' 1.2.3:80 '[127.0.0.1]x:80' ''; do
+		rc=0
+		timeout 5 "$CONNECTD" --listen "$a" >out.txt 2>err.txt || rc=$?
+		echo "--listen '$a': exit $rc: $(cat err.txt)"
+		((rc == 2)) || fail "exit $rc for --listen '$a'"
+		grep -q -- '--listen' err.txt || fail "no --listen in the message for '$a'"
+		[[ ! -s out.txt ]] || fail "stdout for '$a': $(cat out.txt)"
+	done
+	rc=0
+	timeout 5 "$CONNECTD" --listen "127.0.0.1:$TPORT" >out.txt 2>err.txt || rc=$?
+	echo "port in use: exit $rc: $(cat err.txt)"
+	((rc == 2))
+	grep -q -- "--listen 127.0.0.1:$TPORT: Address already in use" err.txt
+}
+
+# --- 2. --fork on a socket from the launcher -----------------------------------
+
+@test "--fork, listening socket on fd 3 with LISTEN_FDS=1 (Accept=no): tunnels through children" {
+	start_target echo
+	start_fork --allow-port "$TPORT"
+	expect_exact_tunnel
+	expect_exact_tunnel
+	wait_log 2
+	(($(log_count " target=127.0.0.1:$TPORT .*status=200 ") == 2)) || fail "$(cat "$PROXY_LOG")"
+	wait_children 0
+	server_alive
+	# a child keeps no copy of the listening socket, the signalfd or the
+	# spare fd: above 2 only the client and the target sockets (and the
+	# relay's splice pipes); listener.py starts connectd with no fd open
+	# above 3
+	hold h 1
+	local kid lsock f l socks=0
+	kid=$(server_children)
+	lsock=$(readlink "/proc/$SERVER_PID/fd/3")
+	[[ $lsock == socket:* ]] || fail "fd 3 of the server is $lsock"
+	ls -l "/proc/$kid/fd"
+	for f in /proc/"$kid"/fd/*; do
+		((${f##*/} > 2)) || continue
+		l=$(readlink "$f")
+		[[ $l != "$lsock" ]] || fail "child $kid holds the listening socket as $f"
+		[[ $l == socket:* || $l == pipe:* ]] || fail "child $kid holds $f -> $l"
+		[[ $l != socket:* ]] || socks=$((socks + 1))
+	done
+	((socks == 2)) || fail "child $kid has $socks sockets, expected the client and the target"
+	release h "$HOLD_PID"
+	((status == 0))
+}
+
+@test "--fork under the real systemd-socket-activate (no --accept): activated by the first client" {
+	start_target echo
+	start_fork --via-activate --allow-port "$TPORT"
+	expect_exact_tunnel
+	_comm_is "$SERVER_PID" "$COMM" || fail "not connectd: $(cat "/proc/$SERVER_PID/comm")"
+	expect_exact_tunnel
+	wait_log 2
+	wait_children 0
+	server_alive
+	stop_server
+	((status == 0)) || fail "exit $status: $(cat "$PROXY_LOG")"
+}
+
+@test "--fork, listening socket on fd 0 (inetd wait): tunnels through children" {
+	start_target echo
+	start_fork --stdin --allow-port "$TPORT"
+	expect_exact_tunnel
+	expect_exact_tunnel
+	wait_log 2
+	wait_children 0
+	server_alive
+}
+
+@test "a listening socket without --fork exits 2 naming Accept=yes (or nowait) and --fork" {
+	run timeout 10 "$PY" "$TOOLS/listener.py" --port-file l.port -- "$CONNECTD" --allow-port 443
+	echo "fd 3: exit $status: $output"
+	((status == 2))
+	[[ $output == *Accept=yes* ]]
+	[[ $output == *--fork* ]]
+	run timeout 10 "$PY" "$TOOLS/listener.py" --stdin --port-file l.port -- "$CONNECTD" --allow-port 443
+	echo "fd 0: exit $status: $output"
+	((status == 2))
+	[[ $output == *nowait* ]]
+	[[ $output == *--fork* ]]
+}
+
+# --- 3. concurrency and reaping ------------------------------------------------
+
+@test "50 tunnels open at once: 50 children, every tunnel works, all reaped after" {
+	start_target echo
+	start_listen 127.0.0.1 --allow-port "$TPORT"
+	local fds0
+	fds0=$(fd_count "$SERVER_PID")
+	hold many 50
+	expect_live_children 50
+	server_alive
+	# the parent keeps no connection: its fds are what they were
+	(($(fd_count "$SERVER_PID") == fds0)) ||
+		fail "parent fds: $fds0 before, now:" "$(ls -l "/proc/$SERVER_PID/fd")"
+	# each child runs with the signal mask the server started with (the
+	# server blocks SIGTERM, SIGINT, SIGCHLD for its signalfd): systemd's
+	# SIGTERM and a tunnel's end must reach a child as usual
+	local k
+	for k in $(server_children); do
+		grep -q '^SigBlk:[[:space:]]*0*$' "/proc/$k/status" ||
+			fail "child $k blocks signals: $(grep '^Sig' "/proc/$k/status")"
+	done
+	release many "$HOLD_PID"
+	((status == 0))
+	has_line 'RESULT ok=50 fail=0'
+	wait_children 0
+	(($(fd_count "$SERVER_PID") == fds0)) ||
+		fail "parent fds: $fds0 before, now:" "$(ls -l "/proc/$SERVER_PID/fd")"
+	wait_log 50
+	(($(log_count " status=200 reason=ok up=[0-9]+ down=[0-9]+ ") == 50)) ||
+		fail "expected 50 status=200 log lines:" "$(cat "$PROXY_LOG")"
+	server_alive
+	# and it goes on serving
+	expect_exact_tunnel
+}
+
+# --- 4. --max-children ---------------------------------------------------------
+
+@test "--max-children 2: a third connection gets a complete 503 resources_exhausted; a slot freed is used again" {
+	start_target echo
+	start_listen 127.0.0.1 --max-children 2 --allow-port "$TPORT"
+	hold a 1
+	local apid=$HOLD_PID
+	hold b 1
+	local bpid=$HOLD_PID
+	expect_live_children 2
+	# a request gets the 503 in full, then a clean EOF (client.py checks
+	# Content-Length, the single body line and the close)
+	expect_error 503 resources_exhausted "$REQ"
+	expect_error 503 resources_exhausted "$REQ"
+	# so does a client that sends nothing, and one that sends its request
+	# byte by byte, mostly after the answer
+	expect_error 503 resources_exhausted ''
+	expect_error 503 resources_exhausted "$REQ" --split bytewise
+	report_cases
+	# and one whose request is already queued when the parent accepts it:
+	# the parent reads it before closing, or the close would be a reset
+	# that destroys the answer (the parent is stopped meanwhile)
+	kill -STOP "$SERVER_PID"
+	bg queued "$PY" "$TOOLS/client.py" --port "$PPORT" --tport "$TPORT" --request "$REQ" \
+		--check-error 503 resources_exhausted
+	local qpid=$BG_PID
+	wait_until 10 _queued_request "$PPORT" || {
+		kill -CONT "$SERVER_PID"
+		fail "the request never queued"
+	}
+	kill -CONT "$SERVER_PID"
+	wait_until 20 _exited "$qpid" || fail "client did not finish"
+	status=0
+	wait "$qpid" || status=$?
+	cat queued.out
+	((status == 0)) || fail "exit $status:" "$(cat queued.out queued.err)"
+	grep -qx 'CHECK ok' queued.out
+	grep -q '^connectd: 2 children, --max-children reached: answered 503$' "$PROXY_LOG" ||
+		fail "no warning:" "$(cat "$PROXY_LOG")"
+	# no child was forked for them
+	expect_live_children 2
+	release a "$apid"
+	((status == 0))
+	has_line 'RESULT ok=1 fail=0'
+	wait_children 1
+	expect_exact_tunnel
+	release b "$bpid"
+	((status == 0))
+	wait_children 0
+	expect_exact_tunnel
+	server_alive
+}
+
+# _queued_request PORT : a connection to PORT has bytes waiting unread
+_queued_request() {
+	ss -Htn state established "sport = :$1" | awk '$1 > 0 { f = 1 } END { exit !f }'
+}
+
+# ticks PID : CPU time PID has used, in clock ticks
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+@test "the parent out of descriptors: a complete 503 through its spare fd, no spinning, SIGTERM still works" {
+	start_target echo
+	# listener.py starts connectd with nothing open above fd 3: the parent
+	# holds its standard fds, the listener, the signalfd and the spare
+	start_fork --allow-port "$TPORT"
+	local fd t0 soft
+	fd=$(lowest_free_fd "$SERVER_PID")
+	soft=$(prlimit --pid "$SERVER_PID" --nofile --raw --noheadings --output=SOFT)
+	ls -l "/proc/$SERVER_PID/fd"
+	# the soft limit only: raising it back needs no privilege
+	prlimit --pid "$SERVER_PID" --nofile="$fd:"
+	expect_error 503 resources_exhausted "$REQ"
+	expect_error 503 resources_exhausted "$REQ"
+	report_cases
+	# refused by the parent itself: no child was forked
+	expect_live_children 0
+	# with the queue empty the parent goes back to sleep in poll(2)
+	t0=$(ticks "$SERVER_PID")
+	sleep 1
+	(($(ticks "$SERVER_PID") - t0 < 20)) ||
+		fail "the parent burnt $(($(ticks "$SERVER_PID") - t0)) ticks of CPU in 1 s with nothing to do" \
+			"$(timeout 1 strace -p "$SERVER_PID" 2>&1 | head -n 8)"
+	(($(lowest_free_fd "$SERVER_PID") == fd)) ||
+		fail "parent fds changed:" "$(ls -l "/proc/$SERVER_PID/fd")"
+	# with descriptors back, it serves again
+	prlimit --pid "$SERVER_PID" --nofile="$soft:"
+	expect_exact_tunnel
+	wait_children 0
+	# and at the limit again, it still stops on SIGTERM
+	prlimit --pid "$SERVER_PID" --nofile="$fd:"
+	expect_error 503 resources_exhausted "$REQ"
+	report_cases
+	kill -TERM "$SERVER_PID"
+	wait_until 10 _exited "$SERVER_PID" || fail "SIGTERM ignored at the descriptor limit"
+	wait_server
+	((status == 0)) || fail "exit $status: $(cat "$PROXY_LOG")"
+}
+
+# --- 5. isolation -------------------------------------------------------------
+
+@test "kill -9 of one child ends only its tunnel: another keeps working, new ones are accepted" {
+	start_target echo
+	start_listen 127.0.0.1 --allow-port "$TPORT"
+	hold a 1
+	local apid=$HOLD_PID akid
+	akid=$(server_children)
+	[[ $akid =~ ^[0-9]+$ ]] || fail "children: $akid"
+	hold b 1
+	local bpid=$HOLD_PID
+	expect_live_children 2
+	kill -KILL "$akid"
+	# the parent reaps it
+	wait_children 1
+	[[ $(server_children) != "$akid" ]]
+	server_alive
+	# new connections are still served, with b's tunnel still open
+	expect_exact_tunnel
+	expect_exact_tunnel
+	# a's tunnel is gone, b's still carries data both ways
+	release a "$apid"
+	((status == 1))
+	has_line 'RESULT ok=0 fail=1'
+	release b "$bpid"
+	((status == 0))
+	has_line 'CLOSED 0 ok'
+	wait_children 0
+	server_alive
+	# b's and the two new tunnels are logged; the killed child logged nothing
+	wait_log 3
+	(($(log_count ' status=200 ') == 3)) || fail "$(cat "$PROXY_LOG")"
+	expect_exact_tunnel
+}
+
+# --- 6. SIGTERM ----------------------------------------------------------------
+
+@test "SIGTERM: the server stops accepting, an open tunnel runs to its end, then exit 0" {
+	start_target echo
+	start_fork --allow-port "$TPORT"
+	hold a 1
+	expect_live_children 1
+	local kid
+	kid=$(server_children)
+	kill -TERM "$SERVER_PID"
+	# the listening socket is closed: new connections are refused
+	wait_until 10 _refused "$PPORT" || fail "connections to $PPORT are not refused"
+	run ! _listening_by "$SERVER_PID" "$PPORT"
+	# but the server waits for the tunnel under way, whose child runs on
+	sleep 0.3
+	server_alive
+	! _exited "$kid" || fail "the tunnel's child $kid is gone"
+	release a "$HOLD_PID"
+	((status == 0)) || fail "the tunnel broke on SIGTERM"
+	has_line 'CLOSED 0 ok'
+	wait_server
+	((status == 0)) || fail "exit $status: $(cat "$PROXY_LOG")"
+	wait_log 1
+	(($(log_count ' status=200 ') == 1)) || fail "$(cat "$PROXY_LOG")"
+}
+
+@test "SIGTERM or SIGINT with no tunnel open: exit 0 at once" {
+	local sig t0
+	for sig in TERM INT; do
+		start_listen 127.0.0.1
+		t0=$(now_ms)
+		kill -"$sig" "$SERVER_PID"
+		wait_server
+		echo "SIG$sig: exit $status after $(($(now_ms) - t0)) ms"
+		((status == 0)) || fail "exit $status: $(cat "$PROXY_LOG")"
+		(($(now_ms) - t0 < 5000)) || fail "took $(($(now_ms) - t0)) ms"
+		[[ ! -s $PROXY_LOG ]] || fail "stderr: $(cat "$PROXY_LOG")"
+	done
+}
+
+# --- 7. sd_notify --------------------------------------------------------------
+
+_notified() { grep -qE "^MSG pid=[0-9]+ (.*\\\\n)?$1(\\\\n|\$)" notify.out; }
+
+@test "sd_notify: READY=1 from the main PID once it accepts, STOPPING=1 on SIGTERM" {
+	start_target echo
+	local sock=$BATS_TEST_TMPDIR/notify.sock
+	((${#sock} < 100)) || skip "socket path too long for AF_UNIX: $sock"
+	bg notify "$PY" "$TOOLS/notify.py" --socket "$sock" --timeout 60
+	wait_until 10 test -S "$sock" || fail "notify.py did not bind: $(cat notify.err)"
+	NOTIFY_SOCKET=$sock start_listen 127.0.0.1 --allow-port "$TPORT"
+	wait_until 10 _notified READY=1 || fail "no READY=1:" "$(cat notify.out)"
+	# ready means accepting
+	expect_exact_tunnel
+	expect_exact_tunnel
+	wait_children 0
+	stop_server
+	((status == 0)) || fail "exit $status"
+	wait_until 10 _notified STOPPING=1 || fail "no STOPPING=1:" "$(cat notify.out)"
+	cat notify.out
+	# READY=1 once, then STOPPING=1 once, both from the main process (as
+	# NotifyAccess=main requires); the children sent nothing
+	mapfile -t msgs <notify.out
+	((${#msgs[@]} == 2)) || fail "expected 2 messages"
+	[[ ${msgs[0]} == "MSG pid=$SERVER_PID "*READY=1* ]]
+	[[ ${msgs[1]} == "MSG pid=$SERVER_PID STOPPING=1" ]]
+}
+
+# --- 8. hostile requests -------------------------------------------------------
+
+@test "hostile requests in children do not disturb a tunnel under way or the server" {
+	start_target echo
+	start_listen 127.0.0.1 --allow-port "$TPORT" --request-timeout 10
+	hold a 1
+	# a client dribbling half a request holds a child of its own
+	local slow
+	exec {slow}<>"/dev/tcp/127.0.0.1/$PPORT"
+	printf 'CONNECT 127.0.0.1:' >&"$slow"
+	wait_children 2
+	expect_error 400 bad_request_line 'CONNECT 127.0.0.1:{T}\r\n\r\n'
+	expect_error 400 bad_request_line 'CONNECT\x00\xff\xfe\r\n\r\n'
+	expect_error 400 bad_request_line,bad_target 'CONNECT exa\x1bmple.test:{T} HTTP/1.1\r\nHost: h\r\n\r\n'
+	expect_error 405 method_not_allowed 'GET / HTTP/1.1\r\nHost: h\r\n\r\n'
+	expect_error 400 bad_host 'CONNECT 127.0.0.1:{T} HTTP/1.1\r\n\r\n'
+	expect_error 431 head_too_large "$REQ" --pad-head 16385
+	expect_error 403 port_not_allowed 'CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: h\r\n\r\n'
+	report_cases
+	# a client that resets the connection right after its request
+	client --request "$REQ" --act reset
+	# the tunnel under way still carries data both ways
+	release a "$HOLD_PID"
+	((status == 0)) || fail "the tunnel beside the hostile requests broke"
+	has_line 'CLOSED 0 ok'
+	# the dribbling client still has its child; once it leaves, all are reaped
+	expect_live_children 1
+	exec {slow}>&-
+	wait_children 0
+	server_alive
+	expect_exact_tunnel
+	# the dribbling client's half request was answered 400 incomplete_request
+	wait_log 11
+	(($(log_count ' status=400 ') == 5)) || fail "$(cat "$PROXY_LOG")"
+	(($(log_count ' status=200 ') >= 2)) || fail "$(cat "$PROXY_LOG")"
+}
