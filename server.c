@@ -31,6 +31,8 @@ struct server {
 	int lfd, sigfd;
 	int spare; /* a reserved fd, given up to refuse when out of fds */
 	size_t children, max_children;
+	size_t refused; /* 503s not yet logged */
+	int64_t refused_logged_ms; /* when the last were */
 	int stopping;
 	sigset_t oldmask;
 };
@@ -129,9 +131,39 @@ fail:
 static void
 server_reap(struct server *sv)
 {
-	while (waitpid(-1, NULL, WNOHANG) > 0)
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if (sv->children > 0)
 			sv->children--;
+		/* A child that dies this way wrote no log line of its own. */
+		if (WIFSIGNALED(status))
+			log_warnx("child %ld killed by signal %d", (long)pid,
+			    WTERMSIG(status));
+		else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+			log_warnx("child %ld exited %d", (long)pid,
+			    WEXITSTATUS(status));
+	}
+}
+
+/*
+ * Reports refusals past --max-children at most once a second, with a
+ * count, so a flood of connections does not become a flood of log lines.
+ */
+static void
+server_note_refusal(struct server *sv)
+{
+	int64_t now = util_now_ms();
+
+	sv->refused++;
+	if (now - sv->refused_logged_ms < 1000)
+		return;
+	log_warnx("--max-children %zu reached: answered 503 to %zu "
+		  "connection(s)",
+	    sv->max_children, sv->refused);
+	sv->refused = 0;
+	sv->refused_logged_ms = now;
 }
 
 /* Reads the pending signals: children to reap, or a request to stop. */
@@ -191,8 +223,7 @@ server_accept(struct server *sv, int *conn)
 	if (fd == -1)
 		return -1;
 	if (sv->children >= sv->max_children) {
-		log_warnx("%zu children, --max-children reached: answered 503",
-		    sv->children);
+		server_note_refusal(sv);
 		server_refuse(fd);
 		return 0;
 	}
