@@ -155,7 +155,8 @@ uninstall:
 	rm -f $(USER_UNITS:units/user/%=$(DESTDIR)$(USERUNITDIR)/%)
 
 lint:
-	clang-format --dry-run -Werror *.c *.h
+	clang-format --dry-run -Werror *.c *.h tests/unit/*.c tests/tools/*.c \
+		fuzz/*.c bench/*.c
 	mandoc -Tlint -Wwarning man/connectd.8
 
 # The benchmark: installs tinyproxy, squid and gnuplot when missing (as

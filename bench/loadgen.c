@@ -287,7 +287,8 @@ target_sink(int ep, struct tconn *c)
 		 * bytes always fit an empty send buffer.
 		 */
 		char ans[32];
-		int len = snprintf(ans, sizeof(ans), "%015" PRIu64 "\n", c->got);
+		int len = snprintf(
+		    ans, sizeof(ans), "%015" PRIu64 "\n", c->got);
 
 		if (write(c->fd, ans, (size_t)len) != len || n == 0)
 			goto gone;
@@ -441,8 +442,8 @@ connect_to(const struct sockaddr_in *sa)
 static int
 connect_request(char *out, size_t size, const char *target)
 {
-	return snprintf(out, size,
-	    "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target);
+	return snprintf(out, size, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n",
+	    target, target);
 }
 
 /* True when head[0..len) holds a complete head. */
@@ -455,7 +456,8 @@ head_done(const char *head, size_t len)
 static int
 head_is_200(const char *head)
 {
-	return strncmp(head, "HTTP/1.", 7) == 0 && strncmp(head + 8, " 200", 4) == 0;
+	return strncmp(head, "HTTP/1.", 7) == 0 &&
+	    strncmp(head + 8, " 200", 4) == 0;
 }
 
 /*
@@ -559,7 +561,8 @@ rate_worker(void *arg)
 				ssize_t n = read(
 				    fd, head + got, sizeof(head) - 1 - got);
 
-				if (n <= 0 || got + (size_t)n >= sizeof(head) - 1)
+				if (n <= 0 ||
+				    got + (size_t)n >= sizeof(head) - 1)
 					goto err;
 				got += (size_t)n;
 			}
@@ -576,15 +579,16 @@ rate_worker(void *arg)
 		if (t0 >= t->start && now_s() <= t->end) {
 			if (t->nlat == t->cap) {
 				t->cap = t->cap ? t->cap * 2 : 4096;
-				t->lat = realloc(t->lat, t->cap * sizeof(double));
+				t->lat = realloc(
+				    t->lat, t->cap * sizeof(double));
 			}
 			t->lat[t->nlat++] = (t1 - t0) * 1000.0;
 			t->done++;
 		}
 		continue;
-err:
+	err:
 		t->errors++;
-err_counted:
+	err_counted:
 		close(fd);
 	}
 	return NULL;
@@ -661,8 +665,8 @@ mode_throughput(struct client_opts *o)
 	int fd, refused;
 
 	/* down streams from the source port, up into the sink port. */
-	target.sin_port = htons((uint16_t)(ntohs(o->target.sin_port) +
-	    (o->down ? 1 : 2)));
+	target.sin_port = htons(
+	    (uint16_t)(ntohs(o->target.sin_port) + (o->down ? 1 : 2)));
 	inet_ntop(AF_INET, &target.sin_addr, addr, sizeof(addr));
 	snprintf(text, sizeof(text), "%s:%u", addr, ntohs(target.sin_port));
 	fd = open_tunnel(o, &target, text, &refused);
@@ -709,7 +713,8 @@ mode_throughput(struct client_opts *o)
 			die("write");
 		while (moved < o->bytes) {
 			size_t want = o->bytes - moved < IO_BUF
-			    ? (size_t)(o->bytes - moved) : IO_BUF;
+			    ? (size_t)(o->bytes - moved)
+			    : IO_BUF;
 			ssize_t n;
 
 			if (off >= SRC_FILE)
@@ -723,8 +728,10 @@ mode_throughput(struct client_opts *o)
 			ssize_t n = read(fd, ans + got, 16 - got);
 
 			if (n <= 0) {
-				fprintf(stderr, "loadgen: no answer from the "
-				    "sink (%s)\n", n == 0 ? "EOF" : strerror(errno));
+				fprintf(stderr,
+				    "loadgen: no answer from the "
+				    "sink (%s)\n",
+				    n == 0 ? "EOF" : strerror(errno));
 				return 1;
 			}
 			got += (size_t)n;
@@ -732,8 +739,9 @@ mode_throughput(struct client_opts *o)
 		t1 = now_s();
 		ans[16] = '\0';
 		if (strtoull(ans, NULL, 10) != o->bytes) {
-			fprintf(stderr, "loadgen: sink got %s, sent %" PRIu64
-			    "\n", ans, o->bytes);
+			fprintf(stderr,
+			    "loadgen: sink got %s, sent %" PRIu64 "\n", ans,
+			    o->bytes);
 			return 1;
 		}
 	}
@@ -917,7 +925,8 @@ hold_check(int ep, struct hconn *cs, int n, double deadline)
 	int i, waiting = 0, lost = 0;
 
 	for (i = 0; i < n; i++) {
-		struct epoll_event e = { .events = EPOLLIN, .data.ptr = &cs[i] };
+		struct epoll_event e = { .events = EPOLLIN,
+			.data.ptr = &cs[i] };
 
 		if (cs[i].st != H_HELD)
 			continue;
@@ -1128,10 +1137,11 @@ cpu_ticks_of(int pid)
 	buf[n] = '\0';
 	p = strrchr(buf, ')');
 	/* Fields 14-17, counted from the state (field 3) after the name. */
-	if (p == NULL || sscanf(p + 2,
-			     "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-			     "%llu %llu %lld %lld",
-			     &ut, &st, &cut, &cst) != 4)
+	if (p == NULL ||
+	    sscanf(p + 2,
+		"%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+		"%llu %llu %lld %lld",
+		&ut, &st, &cut, &cst) != 4)
 		return 0;
 	return (long long)(ut + st) + cut + cst;
 }
@@ -1209,9 +1219,12 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: loadgen target PORT\n"
-	    "       loadgen rate (-x PROXY | -D) -t TARGET -c N -s SECS [-w SECS]\n"
-	    "       loadgen throughput (-x PROXY | -D) -t TARGET -d down|up -b BYTES\n"
-	    "       loadgen hold (-x PROXY | -D) -t TARGET -n N [-p INFLIGHT] [-s SECS]\n"
+	    "       loadgen rate (-x PROXY | -D) -t TARGET -c N -s SECS [-w "
+	    "SECS]\n"
+	    "       loadgen throughput (-x PROXY | -D) -t TARGET -d down|up -b "
+	    "BYTES\n"
+	    "       loadgen hold (-x PROXY | -D) -t TARGET -n N [-p INFLIGHT] "
+	    "[-s SECS]\n"
 	    "       loadgen pss [PID...]\n"
 	    "       loadgen tree PID\n"
 	    "       loadgen cpu [PID...]\n");
@@ -1221,8 +1234,12 @@ usage(void)
 int
 main(int argc, char **argv)
 {
-	struct client_opts o = { .clients = 4, .seconds = 2, .warmup = 0.3,
-		.down = 1, .bytes = 2000000000ULL, .count = 1000,
+	struct client_opts o = { .clients = 4,
+		.seconds = 2,
+		.warmup = 0.3,
+		.down = 1,
+		.bytes = 2000000000ULL,
+		.count = 1000,
 		.inflight = 128 };
 	const char *mode;
 	int c, have_target = 0;
@@ -1253,8 +1270,8 @@ main(int argc, char **argv)
 			break;
 		case 't':
 			parse_addr(optarg, &o.target);
-			snprintf(o.target_text, sizeof(o.target_text), "%s",
-			    optarg);
+			snprintf(
+			    o.target_text, sizeof(o.target_text), "%s", optarg);
 			have_target = 1;
 			break;
 		case 'c':

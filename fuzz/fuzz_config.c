@@ -28,8 +28,8 @@ fuzz_use_policy(void)
 	inet_pton(AF_INET, "127.0.0.1", &in.sin_addr);
 	inet_pton(AF_INET6, "::ffff:10.0.0.1", &in6.sin6_addr);
 	policy_check_addr(&fuzz_policy, (struct sockaddr *)&in, 0, NULL);
-	policy_check_addr(&fuzz_policy, (struct sockaddr *)&in6, 0,
-	    (struct sockaddr *)&in);
+	policy_check_addr(
+	    &fuzz_policy, (struct sockaddr *)&in6, 0, (struct sockaddr *)&in);
 	policy_check_name(&fuzz_policy, "www.example.com", &opted);
 	policy_check_port(&fuzz_policy, 443);
 }
@@ -49,7 +49,7 @@ fuzz_value(uint8_t which, const char *v)
 	case 2:
 		if (policy_add_ports(&fuzz_policy, v) == 0 &&
 		    (fuzz_policy.nports == 0 ||
-		    fuzz_policy.nports > POLICY_PORT_RANGES_MAX))
+			fuzz_policy.nports > POLICY_PORT_RANGES_MAX))
 			abort();
 		break;
 	case 3:
@@ -58,7 +58,8 @@ fuzz_value(uint8_t which, const char *v)
 			abort();
 		break;
 	case 4:
-		if (util_parse_int(v, 1, 65535, &n) == 0 && (n < 1 || n > 65535))
+		if (util_parse_int(v, 1, 65535, &n) == 0 &&
+		    (n < 1 || n > 65535))
 			abort();
 		break;
 	}

@@ -13,7 +13,7 @@
 #include "../../reply.h"
 
 struct addr_case {
-	const char *rules;	/* "+allow -deny ..." separated by spaces */
+	const char *rules; /* "+allow -deny ..." separated by spaces */
 	const char *addr;
 	int opted_in;
 	enum outcome want;
@@ -115,7 +115,7 @@ apply_rules(struct policy *p, const char *rules)
 	policy_init(p);
 	snprintf(buf, sizeof(buf), "%s", rules);
 	for (tok = strtok_r(buf, " ", &save); tok != NULL;
-	    tok = strtok_r(NULL, " ", &save))
+	     tok = strtok_r(NULL, " ", &save))
 		if (policy_add_rule(p, tok[0] == '+', tok + 1) == -1)
 			return -1;
 	return 0;
@@ -148,8 +148,8 @@ run_addr_case(int n, const struct addr_case *c)
 	if (apply_rules(&p, c->rules) == -1)
 		policy_init(&p);
 	if (to_sockaddr(c->addr, &ss) == 0)
-		got = policy_check_addr(&p, (struct sockaddr *)&ss, c->opted_in,
-		    NULL);
+		got = policy_check_addr(
+		    &p, (struct sockaddr *)&ss, c->opted_in, NULL);
 	ok = got == c->want;
 	printf("%s %d - addr %s with \"%s\"%s", ok ? "ok" : "not ok", n,
 	    c->addr, c->rules, c->opted_in ? " (name opted in)" : "");
@@ -167,8 +167,8 @@ run_name_case(int n, const struct name_case *c)
 	if (apply_rules(&p, c->rules) == 0)
 		got = policy_check_name(&p, c->host, &opted);
 	ok = got == c->want && (got != OUT_OK || opted == c->opted_in);
-	printf("%s %d - name %s with \"%s\"", ok ? "ok" : "not ok", n,
-	    c->host, c->rules);
+	printf("%s %d - name %s with \"%s\"", ok ? "ok" : "not ok", n, c->host,
+	    c->rules);
 	printf(ok ? "\n" : " (got %s, opted %d)\n", reply_reason(got), opted);
 	return ok;
 }
@@ -196,7 +196,7 @@ run_misc(int n)
 	to_sockaddr("93.184.216.34", &self);
 	to_sockaddr("93.184.216.34", &addr);
 	i = policy_check_addr(&p, (struct sockaddr *)&addr, 0,
-	    (struct sockaddr *)&self) == OUT_ADDRESS_NOT_ALLOWED;
+		(struct sockaddr *)&self) == OUT_ADDRESS_NOT_ALLOWED;
 	printf("%s %d - the proxy's own address is denied\n",
 	    i ? "ok" : "not ok", n++);
 	return ok && i;

@@ -20,14 +20,17 @@ struct req_case {
 #define H11 " HTTP/1.1\r\nHost: h:1\r\n\r\n"
 
 static const struct req_case cases[] = {
-	{ "curl", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n"
+	{ "curl",
+	    "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n"
 	    "User-Agent: curl/7.88.1\r\nProxy-Connection: Keep-Alive\r\n\r\n",
 	    OUT_OK, "example.com", 443 },
 	{ "nc http/1.0 no host", "CONNECT 127.0.0.1:22 HTTP/1.0\r\n\r\n",
 	    OUT_OK, "127.0.0.1", 22 },
-	{ "firefox host last", "CONNECT a.b:443 HTTP/1.1\r\nUser-Agent: x\r\n"
+	{ "firefox host last",
+	    "CONNECT a.b:443 HTTP/1.1\r\nUser-Agent: x\r\n"
 	    "Proxy-Connection: keep-alive\r\nConnection: keep-alive\r\n"
-	    "Host: a.b:443\r\n\r\n", OUT_OK, "a.b", 443 },
+	    "Host: a.b:443\r\n\r\n",
+	    OUT_OK, "a.b", 443 },
 	{ "bare lf", "CONNECT a:1 HTTP/1.1\nHost: a:1\n\n", OUT_OK, "a", 1 },
 	{ "ipv6", "CONNECT [::1]:8443" H11, OUT_OK, "::1", 8443 },
 	{ "ipv6 mapped", "CONNECT [::ffff:1.2.3.4]:1" H11, OUT_OK,
@@ -38,12 +41,13 @@ static const struct req_case cases[] = {
 	    443 },
 	{ "http/1.2 as 1.1", "CONNECT a:1 HTTP/1.2\r\nHost: a\r\n\r\n", OUT_OK,
 	    "a", 1 },
-	{ "leading empty line", "\r\nCONNECT a:1 HTTP/1.0\r\n\r\n", OUT_OK,
-	    "a", 1 },
+	{ "leading empty line", "\r\nCONNECT a:1 HTTP/1.0\r\n\r\n", OUT_OK, "a",
+	    1 },
 	{ "port 65535", "CONNECT a:65535" H11, OUT_OK, "a", 65535 },
 	{ "port leading zero", "CONNECT a:0443" H11, OUT_OK, "a", 443 },
-	{ "content-length 0", "CONNECT a:1 HTTP/1.0\r\nContent-Length: 0\r\n\r\n",
-	    OUT_OK, "a", 1 },
+	{ "content-length 0",
+	    "CONNECT a:1 HTTP/1.0\r\nContent-Length: 0\r\n\r\n", OUT_OK, "a",
+	    1 },
 	{ "obs-text value", "CONNECT a:1 HTTP/1.0\r\nX: caf\xc3\xa9\r\n\r\n",
 	    OUT_OK, "a", 1 },
 	{ "empty value", "CONNECT a:1 HTTP/1.0\r\nX:\r\n\r\n", OUT_OK, "a", 1 },
@@ -119,8 +123,10 @@ static const struct req_case cases[] = {
 	{ "numeric tld", "CONNECT a.123:443" H11, OUT_BAD_TARGET, NULL, 0 },
 	{ "empty label", "CONNECT a..b:443" H11, OUT_BAD_TARGET, NULL, 0 },
 	{ "label 64",
-	    "CONNECT aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	    ".b:443" H11, OUT_BAD_TARGET, NULL, 0 },
+	    "CONNECT "
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    ".b:443" H11,
+	    OUT_BAD_TARGET, NULL, 0 },
 
 	{ "obs-fold", "CONNECT a:1 HTTP/1.1\r\nHost: a\r\nX: y\r\n z\r\n\r\n",
 	    OUT_BAD_HEADER, NULL, 0 },
@@ -138,7 +144,8 @@ static const struct req_case cases[] = {
 	    OUT_BAD_HEADER, NULL, 0 },
 	{ "del in value", "CONNECT a:1 HTTP/1.0\r\nX: a\x7f\r\n\r\n",
 	    OUT_BAD_HEADER, NULL, 0 },
-	{ "no host 1.1", "CONNECT a:1 HTTP/1.1\r\n\r\n", OUT_BAD_HOST, NULL, 0 },
+	{ "no host 1.1", "CONNECT a:1 HTTP/1.1\r\n\r\n", OUT_BAD_HOST, NULL,
+	    0 },
 	{ "two hosts", "CONNECT a:1 HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n",
 	    OUT_BAD_HOST, NULL, 0 },
 	{ "two hosts 1.0", "CONNECT a:1 HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n",
@@ -148,13 +155,19 @@ static const struct req_case cases[] = {
 	{ "empty host value", "CONNECT a:1 HTTP/1.1\r\nHost:\r\n\r\n",
 	    OUT_BAD_HOST, NULL, 0 },
 	{ "content-length", "CONNECT a:1" H11 "", OUT_OK, "a", 1 },
-	{ "content-length 5", "CONNECT a:1 HTTP/1.0\r\nContent-Length: 5\r\n\r\n",
+	{ "content-length 5",
+	    "CONNECT a:1 HTTP/1.0\r\nContent-Length: 5\r\n\r\n",
 	    OUT_REQUEST_CONTENT, NULL, 0 },
-	{ "content-length junk", "CONNECT a:1 HTTP/1.0\r\nContent-Length: 5x\r\n"
-	    "\r\n", OUT_BAD_HEADER, NULL, 0 },
-	{ "transfer-encoding", "CONNECT a:1 HTTP/1.0\r\nTransfer-Encoding: "
-	    "chunked\r\n\r\n", OUT_REQUEST_CONTENT, NULL, 0 },
-	{ "two proxy-authorization", "CONNECT a:1 HTTP/1.0\r\n"
+	{ "content-length junk",
+	    "CONNECT a:1 HTTP/1.0\r\nContent-Length: 5x\r\n"
+	    "\r\n",
+	    OUT_BAD_HEADER, NULL, 0 },
+	{ "transfer-encoding",
+	    "CONNECT a:1 HTTP/1.0\r\nTransfer-Encoding: "
+	    "chunked\r\n\r\n",
+	    OUT_REQUEST_CONTENT, NULL, 0 },
+	{ "two proxy-authorization",
+	    "CONNECT a:1 HTTP/1.0\r\n"
 	    "Proxy-Authorization: a\r\nProxy-Authorization: b\r\n\r\n",
 	    OUT_BAD_HEADER, NULL, 0 },
 };
@@ -242,8 +255,8 @@ head_with_target(char *buf, size_t tlen)
 }
 
 static int
-check_limit(int i, const char *name, const char *buf, size_t len,
-    enum outcome want)
+check_limit(
+    int i, const char *name, const char *buf, size_t len, enum outcome want)
 {
 	struct request req;
 	enum outcome got = req_parse(buf, len, &req);
@@ -268,8 +281,8 @@ run_limits(int first)
 	ok &= check_limit(i++, "field line at limit", buf, n, OUT_OK);
 	n = head_with_field(buf, REQ_LINE_MAX + 1);
 	ok &= check_limit(i++, "field line over", buf, n, OUT_FIELD_TOO_LONG);
-	ok &= check_limit(i++, "field line over, unfinished", buf, n - 4,
-	    OUT_FIELD_TOO_LONG);
+	ok &= check_limit(
+	    i++, "field line over, unfinished", buf, n - 4, OUT_FIELD_TOO_LONG);
 	n = head_with_fields(buf, REQ_FIELDS_MAX);
 	ok &= check_limit(i++, "fields at limit", buf, n, OUT_OK);
 	n = head_with_fields(buf, REQ_FIELDS_MAX + 1);
