@@ -177,7 +177,7 @@ launch_take(struct launch *l, int fd, int kind, int allow_listener,
 	return kind == 0 ? 0 : -1;
 }
 
-/* Picks the mode and the fds; 0, or -1 with a message. */
+/* Picks the launcher's fds; 0, or -1 with a message. */
 static int
 launch_pick(struct launch *l, int allow_listener, char *err, size_t errsize)
 {
@@ -190,18 +190,15 @@ launch_pick(struct launch *l, int allow_listener, char *err, size_t errsize)
 		return -1;
 	}
 	if (n == 1) {
-		l->mode = LAUNCH_SYSTEMD;
 		return launch_take(l, LAUNCH_FDS_START,
 		    launch_socket_kind(LAUNCH_FDS_START), allow_listener,
 		    "set Accept=yes in the .socket unit", err, errsize);
 	}
 	if ((kind = launch_socket_kind(0)) != -1) {
-		l->mode = LAUNCH_INETD;
 		return launch_take(l, 0, kind, allow_listener,
 		    "use wait = no (xinetd) or nowait (inetd)", err, errsize);
 	}
 	if (getenv("PROTO") != NULL) {
-		l->mode = LAUNCH_UCSPI;
 		l->in_fd = 0;
 		l->out_fd = 1;
 		l->is_socket = 0;
@@ -254,7 +251,6 @@ enum launch_status
 launch_accepted(struct launch *l, int fd)
 {
 	memset(l, 0, sizeof(*l));
-	l->mode = LAUNCH_LISTENER;
 	l->in_fd = l->out_fd = fd;
 	l->is_socket = 1;
 	return launch_identify(l);

@@ -13,13 +13,6 @@
 
 #define LAUNCH_FDS_START 3 /* SD_LISTEN_FDS_START */
 
-enum launch_mode {
-	LAUNCH_SYSTEMD, /* LISTEN_FDS, connection on fd 3 */
-	LAUNCH_LISTENER, /* accepted by connectd's own server */
-	LAUNCH_INETD, /* connection on fd 0 */
-	LAUNCH_UCSPI, /* PROTO set, fd 0 in, fd 1 out */
-};
-
 enum launch_status {
 	LAUNCH_OK,
 	LAUNCH_CLIENT_GONE, /* the client left before we looked */
@@ -27,7 +20,6 @@ enum launch_status {
 };
 
 struct launch {
-	enum launch_mode mode;
 	int in_fd, out_fd;
 	int is_socket;
 	int listening; /* in_fd is a listening socket (--fork) */
