@@ -35,17 +35,7 @@ hash_pw() {
 
 setup_file() {
 	local d=$BATS_FILE_TMPDIR c user rest pass scheme
-	# test CA and a server certificate for localhost (as in relay.bats)
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		-keyout "$d/ca.key" -out "$d/ca.pem" -days 2 -subj /CN=connectd-test-ca \
-		-addext basicConstraints=critical,CA:TRUE \
-		-addext keyUsage=critical,keyCertSign,cRLSign 2>"$d/openssl.log"
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		-keyout "$d/srv.key" -out "$d/srv.csr" -subj /CN=localhost 2>>"$d/openssl.log"
-	printf '%s\n' 'subjectAltName=DNS:localhost,IP:127.0.0.1' 'basicConstraints=CA:FALSE' \
-		'extendedKeyUsage=serverAuth' >"$d/srv.ext"
-	openssl x509 -req -in "$d/srv.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
-		-CAcreateserial -out "$d/srv.pem" -days 2 -extfile "$d/srv.ext" 2>>"$d/openssl.log"
+	make_test_ca "$d"
 	# the password file: a comment, a blank line, one user per scheme
 	(
 		umask 077

@@ -51,6 +51,22 @@ bg() {
 	_BG_PIDS+=("$BG_PID")
 }
 
+# make_test_ca DIR : a test CA (DIR/ca.pem) and a server certificate for
+# localhost and 127.0.0.1 signed by it (DIR/srv.pem, DIR/srv.key)
+make_test_ca() {
+	local d=$1
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$d/ca.key" -out "$d/ca.pem" -days 2 -subj /CN=connectd-test-ca \
+		-addext basicConstraints=critical,CA:TRUE \
+		-addext keyUsage=critical,keyCertSign,cRLSign 2>"$d/openssl.log"
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$d/srv.key" -out "$d/srv.csr" -subj /CN=localhost 2>>"$d/openssl.log"
+	printf '%s\n' 'subjectAltName=DNS:localhost,IP:127.0.0.1' 'basicConstraints=CA:FALSE' \
+		'extendedKeyUsage=serverAuth' >"$d/srv.ext"
+	openssl x509 -req -in "$d/srv.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+		-CAcreateserial -out "$d/srv.pem" -days 2 -extfile "$d/srv.ext" 2>>"$d/openssl.log"
+}
+
 # isolated CMD... : exec CMD in a private mount namespace whose resolv.conf
 # names a resolver on loopback where nothing listens, so no name a test
 # asks for is ever sent to a real DNS server.

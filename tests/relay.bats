@@ -10,17 +10,7 @@ load helpers
 
 setup_file() {
 	local d=$BATS_FILE_TMPDIR
-	# test CA and a server certificate for localhost and 127.0.0.1
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		-keyout "$d/ca.key" -out "$d/ca.pem" -days 2 -subj /CN=connectd-test-ca \
-		-addext basicConstraints=critical,CA:TRUE \
-		-addext keyUsage=critical,keyCertSign,cRLSign 2>"$d/openssl.log"
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		-keyout "$d/srv.key" -out "$d/srv.csr" -subj /CN=localhost 2>>"$d/openssl.log"
-	printf '%s\n' 'subjectAltName=DNS:localhost,IP:127.0.0.1' 'basicConstraints=CA:FALSE' \
-		'extendedKeyUsage=serverAuth' >"$d/srv.ext"
-	openssl x509 -req -in "$d/srv.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
-		-CAcreateserial -out "$d/srv.pem" -days 2 -extfile "$d/srv.ext" 2>>"$d/openssl.log"
+	make_test_ca "$d"
 	# 16 MiB of random data each way
 	head -c 16777216 /dev/urandom >"$d/up.bin"
 	head -c 16777216 /dev/urandom >"$d/down.bin"
