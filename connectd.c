@@ -221,6 +221,7 @@ run_tunnel(struct session *s)
 	if (s->client.is_socket)
 		set_nodelay(s->client.in_fd);
 	set_nodelay(s->dial.fd);
+	relay_inline_urgent(s->dial.fd);
 	if (s->opt.max_lifetime_ms > 0)
 		lifetime = util_now_ms() + s->opt.max_lifetime_ms;
 	relay_run(&ends, s->head + s->req.head_len,
@@ -228,8 +229,11 @@ run_tunnel(struct session *s)
 	    &s->relay);
 	s->rec.up = s->relay.up;
 	s->rec.down = s->relay.down;
-	s->rec.end = s->relay.end;
-	s->rec.closed_by = s->relay.closed_by;
+	s->rec.urgent_up = s->relay.urgent_up;
+	s->rec.urgent_down = s->relay.urgent_down;
+	s->rec.end = relay_end_name(s->relay.end);
+	if (s->relay.closed)
+		s->rec.closed_by = relay_side_name(s->relay.closed_by);
 }
 
 /* Sends the error answer for o, then closes the client gracefully. */
@@ -282,6 +286,9 @@ serve(struct session *s)
 		log_warn("client fd");
 		return EXIT_FAILURE;
 	}
+	/* Urgent bytes stay in the stream from the first byte on. */
+	if (s->client.is_socket)
+		relay_inline_urgent(s->client.in_fd);
 	o = read_request(s, s->start_ms + s->opt.request_timeout_ms);
 	s->rec.target = s->req.target;
 	s->rec.target_len = s->req.target_len;
@@ -324,6 +331,16 @@ serve_listener(struct session *s, int lfd, const char *err)
 	return serve(s);
 }
 
+/*
+ * Settles where the log goes once the client's n fds are known (none for a
+ * listener): never into the client's stream.
+ */
+static void
+settle_log_sink(int stderr_closed, const int *client_fds, size_t n)
+{
+	log_init(stderr_closed || launch_stderr_is_client(client_fds, n));
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -335,7 +352,8 @@ main(int argc, char *argv[])
 	s.dial.fd = -1;
 	signal(SIGPIPE, SIG_IGN);
 	stderr_closed = launch_guard_std_fds();
-	log_init(stderr_closed || launch_stderr_is_client());
+	/* Until the launcher is known, any standard fd may be the client. */
+	log_init(stderr_closed || launch_stderr_may_be_client());
 	switch (options_parse(argc, argv, &s.opt, err, sizeof(err))) {
 	case OPTIONS_RUN:
 		break;
@@ -345,9 +363,11 @@ main(int argc, char *argv[])
 		log_warnx("%s (see connectd --help)", err);
 		return EXIT_USAGE;
 	}
-	if (s.opt.listen != NULL)
+	if (s.opt.listen != NULL) {
+		settle_log_sink(stderr_closed, NULL, 0);
 		return serve_listener(
 		    &s, server_listen(s.opt.listen, err, sizeof(err)), err);
+	}
 	switch (launch_detect(&s.client, s.opt.fork, err, sizeof(err))) {
 	case LAUNCH_OK:
 		break;
@@ -357,7 +377,11 @@ main(int argc, char *argv[])
 		log_warnx("%s", err);
 		return EXIT_USAGE;
 	}
-	if (s.client.listening)
+	if (s.client.listening) {
+		settle_log_sink(stderr_closed, NULL, 0);
 		return serve_listener(&s, s.client.in_fd, err);
+	}
+	settle_log_sink(
+	    stderr_closed, (const int[]){ s.client.in_fd, s.client.out_fd }, 2);
 	return serve(&s);
 }
