@@ -341,6 +341,32 @@ settle_log_sink(int stderr_closed, const int *client_fds, size_t n)
 	log_init(stderr_closed || launch_stderr_is_client(client_fds, n));
 }
 
+/*
+ * After a bad option or configuration line: a client that a launcher
+ * handed over gets 500 config_error and its log line, rather than a bare
+ * close, so the mistake shows at both ends.  Returns the exit status, 2.
+ */
+static int
+refuse_misconfigured(struct session *s, int stderr_closed)
+{
+	char err[256];
+
+	if (launch_detect(&s->client, 1, err, sizeof(err)) != LAUNCH_OK ||
+	    s->client.listening)
+		return EXIT_USAGE;
+	settle_log_sink(stderr_closed,
+	    (const int[]){ s->client.in_fd, s->client.out_fd }, 2);
+	record_begin(s);
+	if (util_set_nonblock(s->client.in_fd) == 0 &&
+	    util_set_nonblock(s->client.out_fd) == 0) {
+		s->rec.reason = reply_reason(OUT_CONFIG_ERROR);
+		refuse(s, OUT_CONFIG_ERROR);
+	}
+	s->rec.duration_ms = util_now_ms() - s->start_ms;
+	log_record(&s->rec);
+	return EXIT_USAGE;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -361,7 +387,7 @@ main(int argc, char *argv[])
 		return EXIT_SUCCESS;
 	case OPTIONS_USAGE:
 		log_warnx("%s (see connectd --help)", err);
-		return EXIT_USAGE;
+		return refuse_misconfigured(&s, stderr_closed);
 	}
 	if (s.opt.listen != NULL) {
 		settle_log_sink(stderr_closed, NULL, 0);
