@@ -19,9 +19,9 @@
 #           the zone below; /etc/resolv.conf (bind-mounted) names only it,
 #           with glibc's default schedule (timeout 5 s, 2 attempts), and
 #           /etc/hosts holds only localhost
-#   targets tools/dialtarget.py on port $LAB_PORT of $LAB6_OK and $LAB4_OK
-#           (and $LAB4_WITNESS): each connection first gets "via <address>"
-#           then an echo
+#   targets tools/echotarget.py --greet on port $LAB_PORT of $LAB6_OK and
+#           $LAB4_OK (and $LAB4_WITNESS): each connection first gets
+#           "via <address>" then an echo
 # Nothing listens on $LAB_PORT at the "refused" addresses, so a connect
 # there is refused at once.  Every test starts its own connectd (lab_proxy)
 # inside the namespace and talks to it from inside too (lab_connect).
@@ -117,9 +117,9 @@ dial_lab_inside() {
 	mount --bind "$dir/hosts" /etc/hosts
 	"$py" "$tools/stubdns.py" --zone "$dir/zone" --log "$dir/dns.log" \
 		--ready "$dir/dns.ready" </dev/null >"$dir/dns.out" 2>"$dir/dns.err" &
-	"$py" "$tools/dialtarget.py" --listen "[$LAB6_OK]:$LAB_PORT" \
-		--listen "$LAB4_OK:$LAB_PORT" --listen "$LAB4_WITNESS:$LAB_PORT" \
-		--log "$dir/target.log" --ready "$dir/target.ready" \
+	"$py" "$tools/echotarget.py" --greet --port "$LAB_PORT" --host "$LAB6_OK" \
+		--host "$LAB4_OK" --host "$LAB4_WITNESS" \
+		--log "$dir/target.log" --port-file "$dir/target.ready" \
 		</dev/null >"$dir/target.out" 2>"$dir/target.err" &
 	while [[ ! -e $dir/dns.ready || ! -e $dir/target.ready ]]; do
 		((tries-- > 0)) || exit 1
