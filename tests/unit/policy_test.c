@@ -33,31 +33,51 @@ struct name_case {
 static const struct addr_case addr_cases[] = {
 	{ "", "93.184.216.34", 0, OK },
 	{ "", "2606:2800:220:1:248:1893:25c8:1946", 0, OK },
-	{ "", "0.0.0.0", 0, NO }, { "", "10.1.2.3", 0, NO },
-	{ "", "100.64.0.1", 0, NO }, { "", "100.127.255.254", 0, NO },
-	{ "", "100.128.0.1", 0, OK }, { "", "127.0.0.1", 0, NO },
-	{ "", "127.255.255.254", 0, NO }, { "", "169.254.169.254", 0, NO },
-	{ "", "172.16.0.1", 0, NO }, { "", "172.31.255.255", 0, NO },
-	{ "", "172.32.0.1", 0, OK }, { "", "192.0.0.8", 0, NO },
-	{ "", "192.0.2.1", 0, NO }, { "", "192.168.1.1", 0, NO },
-	{ "", "198.18.0.1", 0, NO }, { "", "198.19.255.255", 0, NO },
-	{ "", "198.51.100.7", 0, NO }, { "", "203.0.113.9", 0, NO },
-	{ "", "224.0.0.1", 0, NO }, { "", "239.255.255.250", 0, NO },
-	{ "", "240.0.0.1", 0, NO }, { "", "255.255.255.255", 0, NO },
-	{ "", "::", 0, NO }, { "", "::1", 0, NO },
-	{ "", "::ffff:127.0.0.1", 0, NO }, { "", "::ffff:10.0.0.1", 0, NO },
-	{ "", "::ffff:93.184.216.34", 0, OK }, { "", "::127.0.0.1", 0, NO },
-	{ "", "::169.254.169.254", 0, NO }, { "", "100::1", 0, NO },
-	{ "", "2001:2::1", 0, NO }, { "", "2001:db8::1", 0, NO },
-	{ "", "3fff::1", 0, NO }, { "", "fc00::1", 0, NO },
-	{ "", "fd12:3456::1", 0, NO }, { "", "fe80::1", 0, NO },
-	{ "", "fec0::1", 0, NO }, { "", "ff02::1", 0, NO },
+	{ "", "0.0.0.0", 0, NO },
+	{ "", "10.1.2.3", 0, NO },
+	{ "", "100.64.0.1", 0, NO },
+	{ "", "100.127.255.254", 0, NO },
+	{ "", "100.128.0.1", 0, OK },
+	{ "", "127.0.0.1", 0, NO },
+	{ "", "127.255.255.254", 0, NO },
+	{ "", "169.254.169.254", 0, NO },
+	{ "", "172.16.0.1", 0, NO },
+	{ "", "172.31.255.255", 0, NO },
+	{ "", "172.32.0.1", 0, OK },
+	{ "", "192.0.0.8", 0, NO },
+	{ "", "192.0.2.1", 0, NO },
+	{ "", "192.168.1.1", 0, NO },
+	{ "", "198.18.0.1", 0, NO },
+	{ "", "198.19.255.255", 0, NO },
+	{ "", "198.51.100.7", 0, NO },
+	{ "", "203.0.113.9", 0, NO },
+	{ "", "224.0.0.1", 0, NO },
+	{ "", "239.255.255.250", 0, NO },
+	{ "", "240.0.0.1", 0, NO },
+	{ "", "255.255.255.255", 0, NO },
+	{ "", "::", 0, NO },
+	{ "", "::1", 0, NO },
+	{ "", "::ffff:127.0.0.1", 0, NO },
+	{ "", "::ffff:10.0.0.1", 0, NO },
+	{ "", "::ffff:93.184.216.34", 0, OK },
+	{ "", "::127.0.0.1", 0, NO },
+	{ "", "::169.254.169.254", 0, NO },
+	{ "", "100::1", 0, NO },
+	{ "", "2001:2::1", 0, NO },
+	{ "", "2001:db8::1", 0, NO },
+	{ "", "3fff::1", 0, NO },
+	{ "", "fc00::1", 0, NO },
+	{ "", "fd12:3456::1", 0, NO },
+	{ "", "fe80::1", 0, NO },
+	{ "", "fec0::1", 0, NO },
+	{ "", "ff02::1", 0, NO },
 	{ "+127.0.0.0/8 +::1", "127.0.0.1", 0, OK },
 	{ "+127.0.0.0/8 +::1", "::1", 0, OK },
 	{ "+127.0.0.0/8", "::ffff:127.0.0.5", 0, OK },
 	{ "+127.0.0.0/8", "10.0.0.1", 0, NO },
 	{ "+::ffff:127.0.0.0/104", "127.0.0.1", 0, OK },
-	{ "+[::1]", "::1", 0, OK }, { "+10.1.0.0/16", "10.1.255.1", 0, OK },
+	{ "+[::1]", "::1", 0, OK },
+	{ "+10.1.0.0/16", "10.1.255.1", 0, OK },
 	{ "+10.1.0.0/16", "10.2.0.1", 0, NO },
 	{ "+10.1.0.0/16 -10.1.2.0/24", "10.1.2.3", 0, NO },
 	{ "-10.1.2.0/24 +10.1.2.3", "10.1.2.3", 0, NO },
@@ -65,30 +85,43 @@ static const struct addr_case addr_cases[] = {
 	{ "-93.184.216.34", "::ffff:93.184.216.34", 0, NO },
 	{ "-2001:db8::/32", "2001:db8::1", 1, NO },
 	{ "-0.0.0.0/0", "93.184.216.34", 0, NO },
-	{ "-::/0", "2606:2800::1", 0, NO }, { "-::/0", "93.184.216.34", 0, OK },
-	{ "", "10.1.2.3", 1, OK }, { "-10.0.0.0/8", "10.1.2.3", 1, NO },
+	{ "-::/0", "2606:2800::1", 0, NO },
+	{ "-::/0", "93.184.216.34", 0, OK },
+	{ "", "10.1.2.3", 1, OK },
+	{ "-10.0.0.0/8", "10.1.2.3", 1, NO },
 	{ "+10.1.2.3/33", "10.1.2.3", 0, NO },
 	/* IPv6 forms that carry an IPv4 address: judged by it by default */
-	{ "", "::10.0.0.1", 0, NO }, { "", "::8.8.8.8", 0, OK },
-	{ "", "::ffff:0:127.0.0.1", 0, NO }, { "", "::ffff:0:10.0.0.5", 0, NO },
-	{ "", "::ffff:0:0.0.0.0", 0, NO }, { "", "::ffff:0:8.8.8.8", 0, OK },
-	{ "", "64:ff9b::7f00:1", 0, NO }, { "", "64:ff9b::a9fe:a9fe", 0, NO },
-	{ "", "64:ff9b::a00:5", 0, NO }, { "", "64:ff9b::192.168.1.1", 0, NO },
+	{ "", "::10.0.0.1", 0, NO },
+	{ "", "::8.8.8.8", 0, OK },
+	{ "", "::ffff:0:127.0.0.1", 0, NO },
+	{ "", "::ffff:0:10.0.0.5", 0, NO },
+	{ "", "::ffff:0:0.0.0.0", 0, NO },
+	{ "", "::ffff:0:8.8.8.8", 0, OK },
+	{ "", "64:ff9b::7f00:1", 0, NO },
+	{ "", "64:ff9b::a9fe:a9fe", 0, NO },
+	{ "", "64:ff9b::a00:5", 0, NO },
+	{ "", "64:ff9b::192.168.1.1", 0, NO },
 	{ "", "64:ff9b::808:808", 0, OK },
-	{ "", "64:ff9b::1:7f00:1", 0, OK }, /* outside the /96 */
+	/* outside the /96 */
+	{ "", "64:ff9b::1:7f00:1", 0, OK },
 	{ "", "64:ff9b:1::a00:5", 0, NO },
-	{ "", "64:ff9b:1::808:808", 0, NO }, /* local use: denied by default */
-	{ "", "64:ff9b:1:ab::808:808", 0, NO }, { "", "2002:7f00:1::1", 0, NO },
-	{ "", "2002:a9fe:a9fe::1", 0, NO }, { "", "2002:a00:5:1::1", 0, NO },
+	/* local use: denied by default */
+	{ "", "64:ff9b:1::808:808", 0, NO },
+	{ "", "64:ff9b:1:ab::808:808", 0, NO },
+	{ "", "2002:7f00:1::1", 0, NO },
+	{ "", "2002:a9fe:a9fe::1", 0, NO },
+	{ "", "2002:a00:5:1::1", 0, NO },
 	{ "", "2002:808:808::1", 0, OK },
-	{ "", "2003:7f00:1::1", 0, OK }, /* not 6to4 */
+	/* not 6to4 */
+	{ "", "2003:7f00:1::1", 0, OK },
 	/* Teredo: server 127.0.0.1, client 8.8.8.8 (stored inverted) */
 	{ "", "2001:0:7f00:1::f7f7:f7f7", 0, NO },
 	/* server 8.8.8.8, client 127.0.0.1; then client 10.0.0.5 */
 	{ "", "2001:0:808:808::80ff:fffe", 0, NO },
 	{ "", "2001:0:808:808:8000:1234:f5ff:fffa", 0, NO },
 	{ "", "2001:0:808:808::f7f7:f7f7", 0, OK },
-	{ "", "2001:1:7f00:1::80ff:fffe", 0, OK }, /* not Teredo */
+	/* not Teredo */
+	{ "", "2001:1:7f00:1::80ff:fffe", 0, OK },
 	/* IPv4 deny rules reach every form */
 	{ "-8.8.8.8", "::8.8.8.8", 0, NO },
 	{ "-8.8.8.8", "::ffff:0:8.8.8.8", 0, NO },
@@ -112,9 +145,11 @@ static const struct addr_case addr_cases[] = {
 	{ "+10.0.0.5", "64:ff9b:1::a00:5", 0, NO },
 	{ "", "64:ff9b::a00:5", 1, OK },
 	/* IPv6 rules on the forms match the address as written */
-	{ "-::/96", "::8.8.8.8", 0, NO }, { "-::/96", "8.8.8.8", 0, OK },
+	{ "-::/96", "::8.8.8.8", 0, NO },
+	{ "-::/96", "8.8.8.8", 0, OK },
 	{ "-::ffff:0:0/96", "::ffff:8.8.8.8", 0, NO },
-	{ "-::ffff:0:0/96", "8.8.8.8", 0, NO }, /* mapped is IPv4 */
+	/* mapped is IPv4 */
+	{ "-::ffff:0:0/96", "8.8.8.8", 0, NO },
 	{ "-::ffff:0:0:0/96", "::ffff:0:8.8.8.8", 0, NO },
 	{ "-64:ff9b::/96", "64:ff9b::808:808", 0, NO },
 	{ "-64:ff9b::808:808", "8.8.8.8", 0, OK },
@@ -125,8 +160,24 @@ static const struct addr_case addr_cases[] = {
 	{ "+64:ff9b:1::/48", "64:ff9b:1::808:808", 0, OK },
 	{ "+2002:7f00::/24", "2002:7f00:1::1", 0, OK },
 	{ "+::/96", "::127.0.0.1", 0, OK },
-	{ "+::127.0.0.1", "127.0.0.1", 0, NO }, /* compatible is IPv6 */
-	{ "-0.0.0.0/8 +::1", "::1", 0, OK }, /* ::1 carries nothing */
+	/* compatible is IPv6 */
+	{ "+::127.0.0.1", "127.0.0.1", 0, NO },
+	/* ::1 carries nothing */
+	{ "-0.0.0.0/8 +::1", "::1", 0, OK },
+};
+
+/* The proxy's own address, and the forms that lead back to it. */
+static const struct self_case {
+	const char *self;
+	struct addr_case c;
+} self_cases[] = {
+	{ "93.184.216.34", { "", "93.184.216.34", 0, NO } },
+	{ "::ffff:93.184.216.34", { "", "93.184.216.34", 0, NO } },
+	{ "93.184.216.34", { "", "::ffff:93.184.216.34", 0, NO } },
+	{ "93.184.216.34", { "", "64:ff9b::5db8:d822", 0, NO } },
+	{ "93.184.216.34", { "", "2002:5db8:d822::1", 0, NO } },
+	{ "93.184.216.34", { "", "93.184.216.35", 0, OK } },
+	{ "93.184.216.34", { "+93.184.216.34", "64:ff9b::5db8:d822", 0, OK } },
 };
 
 static const struct name_case name_cases[] = {
@@ -174,23 +225,26 @@ to_sockaddr(const char *text, struct sockaddr_storage *ss)
 	return inet_pton(AF_INET6, text, &in6->sin6_addr) == 1 ? 0 : -1;
 }
 
+/* Runs one row; self is the proxy's own address, or NULL. */
 static int
-run_addr_case(int n, const struct addr_case *c)
+run_addr_case(int n, const struct addr_case *c, const char *self)
 {
 	static struct policy p;
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss, me;
 	enum outcome got = OUT_INTERNAL_ERROR;
 	int ok;
 
 	/* A rule the parser refuses counts as "no rule" for the row. */
 	if (apply_rules(&p, c->rules) == -1)
 		policy_init(&p);
-	if (to_sockaddr(c->addr, &ss) == 0)
-		got = policy_check_addr(
-		    &p, (struct sockaddr *)&ss, c->opted_in, NULL);
+	if (to_sockaddr(c->addr, &ss) == 0 &&
+	    (self == NULL || to_sockaddr(self, &me) == 0))
+		got = policy_check_addr(&p, (struct sockaddr *)&ss, c->opted_in,
+		    self != NULL ? (struct sockaddr *)&me : NULL);
 	ok = got == c->want;
-	printf("%s %d - addr %s with \"%s\"%s", ok ? "ok" : "not ok", n,
-	    c->addr, c->rules, c->opted_in ? " (name opted in)" : "");
+	printf("%s %d - addr %s with \"%s\"%s%s%s", ok ? "ok" : "not ok", n,
+	    c->addr, c->rules, c->opted_in ? " (name opted in)" : "",
+	    self != NULL ? ", self " : "", self != NULL ? self : "");
 	printf(ok ? "\n" : " (got %s)\n", reply_reason(got));
 	return ok;
 }
@@ -208,39 +262,6 @@ run_name_case(int n, const struct name_case *c)
 	printf("%s %d - name %s with \"%s\"", ok ? "ok" : "not ok", n, c->host,
 	    c->rules);
 	printf(ok ? "\n" : " (got %s, opted %d)\n", reply_reason(got), opted);
-	return ok;
-}
-
-/* The proxy's own address, and the forms that lead back to it. */
-static const struct self_case {
-	const char *self;
-	const char *addr;
-	enum outcome want;
-} self_cases[] = {
-	{ "93.184.216.34", "93.184.216.34", NO },
-	{ "::ffff:93.184.216.34", "93.184.216.34", NO },
-	{ "93.184.216.34", "::ffff:93.184.216.34", NO },
-	{ "93.184.216.34", "64:ff9b::5db8:d822", NO },
-	{ "93.184.216.34", "2002:5db8:d822::1", NO },
-	{ "93.184.216.34", "93.184.216.35", OK },
-};
-
-static int
-run_self_case(int n, const struct self_case *c)
-{
-	static struct policy p;
-	struct sockaddr_storage self, addr;
-	enum outcome got;
-	int ok;
-
-	policy_init(&p);
-	to_sockaddr(c->self, &self);
-	to_sockaddr(c->addr, &addr);
-	got = policy_check_addr(
-	    &p, (struct sockaddr *)&addr, 0, (struct sockaddr *)&self);
-	ok = got == c->want;
-	printf("%s %d - addr %s with self %s\n", ok ? "ok" : "not ok", n,
-	    c->addr, c->self);
 	return ok;
 }
 
@@ -273,11 +294,12 @@ main(void)
 
 	printf("1..%zu\n", na + nn + ns + nb);
 	for (i = 0; i < na; i++)
-		failed += !run_addr_case(n++, &addr_cases[i]);
+		failed += !run_addr_case(n++, &addr_cases[i], NULL);
 	for (i = 0; i < nn; i++)
 		failed += !run_name_case(n++, &name_cases[i]);
 	for (i = 0; i < ns; i++)
-		failed += !run_self_case(n++, &self_cases[i]);
+		failed += !run_addr_case(
+		    n++, &self_cases[i].c, self_cases[i].self);
 	for (i = 0; i < nb; i++)
 		failed += !run_bad_rule(n++, bad_rules[i]);
 	return failed > 0;
