@@ -172,6 +172,7 @@ ns_proxy() {
 	PROXY_PID=$BG_PID
 	read_port_file "proxy$_BG_N.port" PPORT || fail "proxy: $(cat "$PROXY_LOG")"
 	NS_PROXY_HOST=$host
+	# shellcheck disable=SC2317 # called by expect_error and expect_tunnel
 	client() {
 		run "${NS[@]}" "$PY" "$TOOLS/client.py" --host "$NS_PROXY_HOST" \
 			--port "$PPORT" "$@"
