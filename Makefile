@@ -29,7 +29,7 @@ endif
 
 # The six steps, in order: launch, request, policy, dial, reply, relay, log.
 OBJS = connectd.o options.o launch.o request.o peer.o auth.o policy.o \
-	resolve.o dial.o reply.o relay.o server.o log.o util.o
+	resolve.o dial.o reply.o relay.o server.o log.o proctitle.o util.o
 SRCS = $(OBJS:.o=.c)
 HDRS = $(wildcard *.h)
 # Unit tests and the fuzz corpus replay, built with the ordinary compiler.

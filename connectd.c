@@ -21,6 +21,7 @@
 #include "log.h"
 #include "options.h"
 #include "peer.h"
+#include "proctitle.h"
 #include "relay.h"
 #include "reply.h"
 #include "request.h"
@@ -30,6 +31,7 @@
 #define EXIT_USAGE 2
 #define REPLY_WRITE_MS 5000 /* to write our answer to a slow reader */
 #define LINGER_MS 2000 /* to drain a refused client's input */
+#define SHOWN_TARGET_MAX 300 /* the target in the process title, escaped */
 
 /* One connection, from accept to the log line. */
 struct session {
@@ -274,10 +276,29 @@ record_begin(struct session *s)
 	s->rec.dns_ms = -1;
 }
 
+/*
+ * Shows what this process does in its title: the client, the target once
+ * the request parsed (escaped like the log's), and the phase.
+ */
+static void
+show_phase(const struct session *s, int parsed, const char *phase)
+{
+	char target[SHOWN_TARGET_MAX];
+
+	if (!parsed) {
+		proctitle_set("connectd: %s [%s]", s->client.client, phase);
+		return;
+	}
+	util_escape(target, sizeof(target), s->req.target, s->req.target_len);
+	proctitle_set(
+	    "connectd: %s -> %s [%s]", s->client.client, target, phase);
+}
+
 static int
 serve(struct session *s)
 {
 	enum outcome o;
+	int parsed;
 
 	record_begin(s);
 	if (util_set_nonblock(s->client.in_fd) == -1 ||
@@ -289,13 +310,18 @@ serve(struct session *s)
 	/* Urgent bytes stay in the stream from the first byte on. */
 	if (s->client.is_socket)
 		relay_inline_urgent(s->client.in_fd);
+	show_phase(s, 0, "request");
 	o = read_request(s, s->start_ms + s->opt.request_timeout_ms);
 	s->rec.target = s->req.target;
 	s->rec.target_len = s->req.target_len;
-	if (o == OUT_OK)
+	parsed = o == OUT_OK;
+	if (o == OUT_OK) {
+		show_phase(s, 1, "dialing");
 		o = check_and_dial(s);
+	}
 	s->rec.reason = reply_reason(o);
 	s->rec.rcode = reply_rcode(o);
+	show_phase(s, parsed, o == OUT_OK ? "tunnel" : "refusing");
 	if (o == OUT_OK)
 		run_tunnel(s);
 	else
@@ -376,6 +402,7 @@ main(int argc, char *argv[])
 
 	s.start_ms = util_now_ms();
 	s.dial.fd = -1;
+	argv = proctitle_init(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	stderr_closed = launch_guard_std_fds();
 	/* Until the launcher is known, any standard fd may be the client. */

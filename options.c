@@ -635,7 +635,7 @@ static enum options_status
 options_take(enum options_id id, const char *arg, struct options *opt,
     char *err, size_t errsize)
 {
-	char why[OPTIONS_WHY_MAX];
+	char why[OPTIONS_WHY_MAX], shown[64];
 
 	switch (id) {
 	case OPT_HELP:
@@ -652,8 +652,11 @@ options_take(enum options_id id, const char *arg, struct options *opt,
 		break;
 	}
 	if (options_apply(id, arg, opt, why, sizeof(why)) == -1) {
+		/* A long value is clipped so that what was wrong still shows. */
+		util_escape(shown, sizeof(shown), arg != NULL ? arg : "",
+		    arg != NULL ? strlen(arg) : 0);
 		snprintf(err, errsize, "--%s %s: %s", options_table[id].name,
-		    arg != NULL ? arg : "", why);
+		    shown, why);
 		return OPTIONS_USAGE;
 	}
 	return OPTIONS_RUN;
