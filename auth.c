@@ -237,6 +237,15 @@ auth_open(const char *path, struct stat *st, char *err, size_t errsize)
 		snprintf(err, errsize,
 		    "%s: readable or writable by others (mode %04o)", path,
 		    (unsigned int)(st->st_mode & 07777));
+	} else if ((st->st_mode & 020) != 0) {
+		snprintf(err, errsize, "%s: writable by its group (mode %04o)",
+		    path, (unsigned int)(st->st_mode & 07777));
+	} else if (st->st_uid != 0 && st->st_uid != geteuid()) {
+		/* Its owner can rewrite it: only root and we are trusted. */
+		snprintf(err, errsize,
+		    "%s: owned by uid %lu, neither root nor uid %lu that "
+		    "connectd runs as",
+		    path, (unsigned long)st->st_uid, (unsigned long)geteuid());
 	} else if (st->st_size > AUTH_FILE_MAX) {
 		snprintf(err, errsize, "%s: larger than %d bytes", path,
 		    AUTH_FILE_MAX);

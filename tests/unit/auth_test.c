@@ -1,16 +1,19 @@
 /*
  * Table-driven tests of auth.c: the Basic decoder on good and bad values and
- * at its limits, the password file loader on good and refused files, and
- * auth_check() against a file written here with yescrypt, bcrypt and
- * sha512-crypt hashes made at run time.  Prints TAP; exits 1 on a failure.
+ * at its limits, the password file loader on good and refused files (modes,
+ * and owners as root and as another user), and auth_check() against a file
+ * written here with yescrypt, bcrypt and sha512-crypt hashes made at run
+ * time.  Prints TAP; exits 1 on a failure.
  */
 #include <crypt.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -308,6 +311,9 @@ static const struct load_case load_cases[] = {
 	{ "world-readable refused", "alice:@Y\n", 0604, -1, "by others" },
 	{ "world-writable refused", "alice:@Y\n", 0602, -1, "by others" },
 	{ "world-rw refused", "alice:@Y\n", 0666, -1, "(mode 0666)" },
+	{ "group-writable refused", "alice:@Y\n", 0620, -1,
+	    "writable by its group (mode 0620)" },
+	{ "group-rw refused", "alice:@Y\n", 0660, -1, "by its group" },
 	{ "malformed line number", "# c\nalice:@Y\nbob\ncarol:@6\n", 0600, -1,
 	    "line 3: no ':'" },
 	{ "empty user", "alice:@Y\n:@B\n", 0600, -1, "line 2: empty user" },
@@ -443,6 +449,95 @@ run_load_special(void)
 	    "larger than 1048576 bytes");
 	auth_free(NULL);
 	tap(1, "auth_free(NULL)", NULL);
+}
+
+#define OTHER_UID 54321 /* a uid no file here needs a user entry for */
+#define OWNER_CASES 4
+
+/*
+ * Runs auth_load(path) in a child that runs as uid (group uid, no others),
+ * as connectd run as that user would, and reports whether it returned want
+ * with errsub in the message.
+ */
+static void
+load_as(
+    const char *name, uid_t uid, const char *path, int want, const char *errsub)
+{
+	char err[512] = "", detail[700];
+	struct auth_file *af = NULL;
+	int fds[2], status = -1;
+	ssize_t n;
+	pid_t pid;
+
+	fflush(stdout);
+	if (pipe(fds) == -1 || (pid = fork()) == -1) {
+		printf("Bail out! %s\n", strerror(errno));
+		exit(1);
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		if (setgroups(0, NULL) == -1 || setgid(uid) == -1 ||
+		    setuid(uid) == -1)
+			_exit(3);
+		status = auth_load(path, &af, err, sizeof(err));
+		(void)!write(fds[1], err, strlen(err));
+		_exit(status == 0 ? 0 : 1);
+	}
+	close(fds[1]);
+	n = read(fds[0], err, sizeof(err) - 1);
+	err[n > 0 ? n : 0] = '\0';
+	close(fds[0]);
+	waitpid(pid, &status, 0);
+	snprintf(detail, sizeof(detail), "status %d, err \"%s\"", status, err);
+	tap(WIFEXITED(status) && WEXITSTATUS(status) == (want == 0 ? 0 : 1) &&
+		(errsub == NULL || strstr(err, errsub) != NULL),
+	    name, detail);
+}
+
+/* Writes a one-user file owned by uid:gid with mode; returns its path. */
+static const char *
+owned_file(const char *name, uid_t uid, gid_t gid, mode_t mode)
+{
+	char content[CRYPT_OUTPUT_SIZE + 16];
+	const char *path;
+
+	snprintf(content, sizeof(content), "alice:%s\n", hash_6);
+	path = write_file(name, content, strlen(content), mode);
+	if (chown(path, uid, gid) == -1) {
+		printf("Bail out! chown %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	return path;
+}
+
+/*
+ * The owner rule: root's or the file of the user auth_load() runs as, as
+ * root (inetd) and as another user.  Needs root to chown and to switch.
+ */
+static void
+run_owner_cases(void)
+{
+	const char *p;
+	int i;
+
+	if (geteuid() != 0) {
+		for (i = 0; i < OWNER_CASES; i++)
+			printf("ok %d - owner # SKIP needs root\n", ++test_no);
+		return;
+	}
+	/* The other user must reach the files in the directory. */
+	chmod(tmpdir, 0711);
+	p = owned_file("users", OTHER_UID, OTHER_UID, 0600);
+	load_as("as root: another user's 0600 file refused", 0, p, -1,
+	    "owned by uid 54321, neither root nor uid 0");
+	load_as("as a user: its own 0600 file", OTHER_UID, p, 0, NULL);
+	p = owned_file("users", 0, OTHER_UID, 0640);
+	load_as(
+	    "as a user: root's file, group-readable", OTHER_UID, p, 0, NULL);
+	p = owned_file("users", OTHER_UID + 1, OTHER_UID, 0640);
+	load_as("as a user: a third user's file refused", OTHER_UID, p, -1,
+	    "owned by uid 54322, neither root nor uid 54321");
+	chmod(tmpdir, 0700);
 }
 
 struct chk_case {
@@ -610,13 +705,15 @@ main(void)
 	make_hash(hash_6, "$6$", "c:ol pass");
 	printf("1..%zu\n",
 	    NELEM(dec_cases) + DEC_LIMIT_CASES + NELEM(load_cases) +
-		LOAD_SPECIAL_CASES + NELEM(chk_cases) + CHK_EXTRA_CASES);
+		LOAD_SPECIAL_CASES + OWNER_CASES + NELEM(chk_cases) +
+		CHK_EXTRA_CASES);
 	for (i = 0; i < NELEM(dec_cases); i++)
 		run_dec_case(&dec_cases[i]);
 	run_dec_limits();
 	for (i = 0; i < NELEM(load_cases); i++)
 		run_load_case(&load_cases[i]);
 	run_load_special();
+	run_owner_cases();
 	run_chk();
 	return test_failed > 0;
 }
