@@ -53,8 +53,9 @@ void auth_free(struct auth_file *af);
  * truncated; user may be NULL when usersize is 0), AUTH_REQUIRED (no
  * credentials, another scheme, unknown user or wrong password) or
  * AUTH_MALFORMED (see auth_decode_basic()); on anything but AUTH_OK user is
- * set to "".  An unknown user costs one hash with the first user's stored
- * hash, as a wrong password does; the hashes are compared in constant time.
+ * set to "".  An unknown user costs one hash, as a wrong password does, with
+ * the stored hash whose method and cost parameters are estimated the most
+ * expensive (the first such); the hashes are compared in constant time.
  * The decoded credentials are wiped before returning; none are logged.
  * Uses one static crypt buffer: not thread-safe.
  */
