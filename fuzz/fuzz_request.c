@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../request.h"
+#include "request_same.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -28,18 +29,6 @@ check_request(const struct request *req, enum outcome o, size_t size)
 		abort();
 	if (req->port == 0 || req->port > 65535)
 		abort();
-}
-
-/* Every field the reader and the log use (on any outcome), equal. */
-static int
-same_request(const struct request *a, const struct request *b)
-{
-	return strcmp(a->host, b->host) == 0 && a->host_kind == b->host_kind &&
-	    a->port == b->port && a->minor == b->minor &&
-	    a->head_len == b->head_len && a->target == b->target &&
-	    a->target_len == b->target_len && a->method == b->method &&
-	    a->method_len == b->method_len && a->auth == b->auth &&
-	    a->auth_len == b->auth_len;
 }
 
 /* xorshift32, seeded from the input: the same input, the same pieces. */
@@ -85,7 +74,7 @@ check_pieces(const char *buf, size_t size, const uint8_t *data)
 			got = size;
 		o = req_resume(buf, got, &inc);
 	}
-	if (req_parse(buf, got, &whole) != o || !same_request(&inc, &whole))
+	if (req_parse(buf, got, &whole) != o || !req_same(&inc, &whole))
 		abort();
 	if (req_parse(buf, prev, &whole) != OUT_INCOMPLETE)
 		abort();

@@ -35,14 +35,11 @@ hash_pw() {
 }
 
 setup_file() {
-	local d=$BATS_FILE_TMPDIR c user rest pass scheme u
+	local d=$BATS_FILE_TMPDIR c user rest pass scheme
 	# the user connectd runs as, and another one
 	if ((EUID == 0)); then
 		export AU_SVC=cdtest_asvc_$$ AU_OTHER=cdtest_aoth_$$
-		for u in "$AU_SVC" "$AU_OTHER"; do
-			useradd --system --no-create-home --home-dir /nonexistent \
-				--shell /usr/sbin/nologin --user-group "$u" || return 1
-		done
+		add_test_users "$AU_SVC" "$AU_OTHER" || return 1
 	fi
 	make_test_ca "$d"
 	# the password file: a comment, a blank line, one user per scheme
@@ -57,19 +54,7 @@ setup_file() {
 	)
 }
 
-teardown_file() {
-	local u
-	for u in "${AU_SVC:-}" "${AU_OTHER:-}"; do
-		[[ $u == cdtest_* ]] || continue
-		if id -u "$u" >/dev/null 2>&1; then
-			userdel "$u"
-		fi
-		if getent group "$u" >/dev/null; then
-			groupdel "$u"
-		fi
-	done
-	return 0
-}
+teardown_file() { del_test_users "${AU_SVC:-}" "${AU_OTHER:-}"; }
 
 setup() {
 	common_setup

@@ -10,6 +10,7 @@
 
 #include "../../reply.h"
 #include "../../request.h"
+#include "../../fuzz/request_same.h"
 
 struct req_case {
 	const char *name;
@@ -190,18 +191,6 @@ report(int ok, const char *name, const char *how, enum outcome got,
 	return ok;
 }
 
-/* Every field the reader and the log use (on any outcome), equal. */
-static int
-same_request(const struct request *a, const struct request *b)
-{
-	return strcmp(a->host, b->host) == 0 && a->host_kind == b->host_kind &&
-	    a->port == b->port && a->minor == b->minor &&
-	    a->head_len == b->head_len && a->target == b->target &&
-	    a->target_len == b->target_len && a->method == b->method &&
-	    a->method_len == b->method_len && a->auth == b->auth &&
-	    a->auth_len == b->auth_len;
-}
-
 /*
  * Feeds head[0..len) to req_resume() one byte per call until a verdict and
  * checks it against req_parse() on the whole: the same outcome and fields,
@@ -218,7 +207,7 @@ check_bytewise(const char *name, const char *head, size_t len)
 	req_init(&inc);
 	while (k < len && got == OUT_INCOMPLETE)
 		got = req_resume(head, ++k, &inc);
-	ok = got == want && same_request(&inc, &whole);
+	ok = got == want && req_same(&inc, &whole);
 	if (k > 0 && ok)
 		ok = req_parse(head, k, &whole) == got &&
 		    req_parse(head, k - 1, &whole) == OUT_INCOMPLETE;
