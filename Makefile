@@ -50,8 +50,8 @@ FUZZ_CC ?= clang
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 
-.PHONY: all run check check-asan deps-build deps-check install uninstall \
-	lint fuzz bench clean
+.PHONY: all run check check-asan check-systemd deps-build deps-check install \
+	uninstall lint fuzz bench clean
 
 all: connectd
 
@@ -112,6 +112,13 @@ check: deps-check
 		build-asan/peer_test $(TEST_BINS)
 	@CONNECTD_BUILDS="$(CURDIR)/connectd $(CURDIR)/connectd:--no-splice \
 		$(CURDIR)/build-asan/connectd" tests/run
+
+# connectd as its users run it: installed with PREFIX=/usr into a cached
+# Debian 12 root (/var/cache/connectd-nspawn) booted with systemd-nspawn,
+# systemd 252 as PID 1; the system, high-rate and per-user units, a burst,
+# stopping, and the rates.  Root only.  See scripts/check-systemd.
+check-systemd:
+	@scripts/check-systemd
 
 # The whole suite against a build with AddressSanitizer and UBSan.
 build-asan/connectd: $(SRCS) $(HDRS)
