@@ -161,6 +161,8 @@ EXAMPLES = examples/xinetd.conf examples/inetd.conf
 systemd_var = $(or $(shell $(PKG_CONFIG) --variable=$(1) systemd 2>/dev/null),$(2))
 UNITDIR ?= $(call systemd_var,systemdsystemunitdir,/lib/systemd/system)
 USERUNITDIR ?= $(call systemd_var,systemduserunitdir,/usr/lib/systemd/user)
+SYSUSERSDIR ?= $(call systemd_var,sysusersdir,/usr/lib/sysusers.d)
+SYSUSERS ?= systemd-sysusers
 INSTALL_SUBST = sed -e 's|/usr/local/bin/connectd|$(BINDIR)/connectd|g' \
 	-e 's|/usr/local/share/doc/connectd|$(DOCDIR)|g' \
 	-e 's|/usr/local/share/man/|$(MANDIR)/|g' \
@@ -172,18 +174,27 @@ install_subst = $(foreach f,$(3),$(INSTALL_SUBST) $(f) >$(2)/$(notdir $(f)) && \
 install: connectd
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(USERUNITDIR) \
-		$(DESTDIR)$(DOCDIR)/examples
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSUSERSDIR)
 	install -m 0755 connectd $(DESTDIR)$(BINDIR)/connectd
+	install -m 0644 units/sysusers.d/connectd.conf $(DESTDIR)$(SYSUSERSDIR)/
 	$(call install_subst,0644,$(DESTDIR)$(MANDIR)/man8,man/connectd.8)
 	$(call install_subst,0644,$(DESTDIR)$(UNITDIR),$(UNITS))
 	$(call install_subst,0644,$(DESTDIR)$(USERUNITDIR),$(USER_UNITS))
 	$(call install_subst,0644,$(DESTDIR)$(DOCDIR)/examples,$(EXAMPLES))
+	@# The units run as the system user connectd: create it now on this
+	@# system (SYSUSERS= skips it); a package creates it when installed.
+	@if [ -z "$(DESTDIR)" ] && [ -n "$(SYSUSERS)" ] && \
+	    command -v $(SYSUSERS) >/dev/null; then \
+		echo $(SYSUSERS) $(SYSUSERSDIR)/connectd.conf; \
+		$(SYSUSERS) $(SYSUSERSDIR)/connectd.conf; \
+	fi
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/connectd $(DESTDIR)$(MANDIR)/man8/connectd.8
 	rm -f $(UNITS:units/%=$(DESTDIR)$(UNITDIR)/%)
 	rm -f $(USER_UNITS:units/user/%=$(DESTDIR)$(USERUNITDIR)/%)
 	rm -f $(EXAMPLES:examples/%=$(DESTDIR)$(DOCDIR)/examples/%)
+	rm -f $(DESTDIR)$(SYSUSERSDIR)/connectd.conf
 	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 lint:

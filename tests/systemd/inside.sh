@@ -101,17 +101,36 @@ ok "install: connectd from make install DESTDIR PREFIX=/usr" \
 [ -f /usr/lib/sysusers.d/connectd.conf ] && systemd-sysusers
 systemd-run --quiet --unit=echo-target "$LG" target 7000
 poll 5 "$LG" hold -D -t $ECHO -n 1 -s 0 || echo "echo target did not start"
+
+# The units exactly as installed, before any drop-in.
+ok "verify: systemd-analyze verify on the installed units" \
+	systemd-analyze --man=no verify connectd.socket connectd@.service \
+	connectd-fast.socket connectd-fast.service
+installed_exec() {
+	local f e n=0
+	for f in /lib/systemd/system/connectd* /usr/lib/systemd/user/connectd*; do
+		for e in $(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$f"); do
+			echo "$f: $e"
+			[ "$e" = /usr/bin/connectd ] && [ -x "$e" ] || return 1
+			n=$((n + 1))
+		done
+	done
+	[ $n -eq 4 ]
+}
+ok "install: every installed unit runs /usr/bin/connectd" installed_exec
+ok "connectd.socket: systemctl enable --now" systemctl enable --now connectd.socket
+# connectd as shipped refuses loopback destinations: an answer at all shows
+# the shipped service runs
+ok "connectd.socket: as shipped, a loopback target gets 403" \
+	expect 403 $CLIENT status 127.0.0.1:8080 $ECHO
+
 EXEC="--allow-dest 127.0.0.0/8 -p 7000"
 dropin connectd@.service "ExecStart=
 ExecStart=/usr/bin/connectd $EXEC"
 dropin connectd-fast.service "ExecStart=
 ExecStart=/usr/bin/connectd --fork --max-children 4096 $EXEC"
-ok "verify: systemd-analyze verify on the installed units" \
-	systemd-analyze --man=no verify connectd.socket connectd@.service \
-	connectd-fast.socket connectd-fast.service
 
 # ------------------------------------------------- connectd.socket (Accept=yes)
-ok "connectd.socket: systemctl enable --now" systemctl enable --now connectd.socket
 ok "connectd.socket: a tunnel to the echo target" expect "200 echo" $CLIENT tunnel 127.0.0.1:8080 $ECHO
 ok "connectd.socket: a port not allowed gets 403" expect 403 $CLIENT status 127.0.0.1:8080 $DENIED
 ok "connectd.socket: both records in journalctl -u 'connectd@*'" \
@@ -179,6 +198,11 @@ AUID=$(id -u alice)
 ok "user units: loginctl enable-linger alice" loginctl enable-linger alice
 poll 20 test -S /run/user/$AUID/systemd/private
 as_alice() { runuser -u alice -- env XDG_RUNTIME_DIR=/run/user/$AUID "$@"; }
+SOCK=unix:/run/user/$AUID/connectd/proxy.sock
+ok "user units: systemctl --user enable --now both sockets" \
+	as_alice systemctl --user enable --now connectd.socket connectd-tcp.socket
+ok "user units: as shipped, the owner gets an answer (403 for loopback)" \
+	expect 403 runuser -u alice -- $CLIENT status $SOCK $ECHO
 for u in connectd@.service connectd-tcp@.service; do
 	d=/home/alice/.config/systemd/user/$u.d
 	as_alice mkdir -p "$d"
@@ -186,9 +210,7 @@ for u in connectd@.service connectd-tcp@.service; do
 		"ExecStart=/usr/bin/connectd --allow-uid self $EXEC" |
 		as_alice tee "$d/check.conf" >/dev/null
 done
-ok "user units: systemctl --user enable --now both sockets" \
-	as_alice systemctl --user enable --now connectd.socket connectd-tcp.socket
-SOCK=unix:/run/user/$AUID/connectd/proxy.sock
+as_alice systemctl --user daemon-reload
 ok "user units: the owner gets a tunnel over the unix socket" \
 	expect "200 echo" runuser -u alice -- $CLIENT tunnel $SOCK $ECHO
 ok "user units: the owner gets a tunnel over loopback TCP" \
