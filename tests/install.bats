@@ -33,22 +33,28 @@ exec_starts() {
 	for d; do sed -n 's/^ExecStart=//p' "$d"/connectd*; done
 }
 
+# all_run BINARY DIR... : the four ExecStart= lines in DIRs all run BINARY
+all_run() {
+	local bin=$1 e n=0
+	shift
+	while read -r e; do
+		[[ $e == "$bin" || $e == "$bin "* ]] || fail "ExecStart names another binary: $e"
+		((++n))
+	done < <(exec_starts "$@")
+	((n == 4)) || fail "expected 4 ExecStart lines, saw $n"
+}
+
 @test "install: PREFIX=/usr with DESTDIR puts the binary in /usr/bin and every unit runs it" {
 	inst install DESTDIR="$dest" PREFIX=/usr
 	[[ -x $dest/usr/bin/connectd ]] || fail "no $dest/usr/bin/connectd"
-	local sys=$dest$(sysunitdir) usr=$dest$(userunitdir) e n=0
+	local sys=$dest$(sysunitdir) usr=$dest$(userunitdir)
 	for u in connectd.socket connectd@.service connectd-fast.socket connectd-fast.service; do
 		[[ -f $sys/$u ]] || fail "missing system unit $u"
 	done
 	for u in connectd.socket connectd@.service connectd-tcp.socket connectd-tcp@.service; do
 		[[ -f $usr/$u ]] || fail "missing user unit $u"
 	done
-	while read -r e; do
-		[[ $e == "/usr/bin/connectd" || $e == "/usr/bin/connectd "* ]] ||
-			fail "ExecStart names another binary: $e"
-		((++n))
-	done < <(exec_starts "$sys" "$usr")
-	((n == 4)) || fail "expected 4 ExecStart lines, saw $n"
+	all_run /usr/bin/connectd "$sys" "$usr"
 	# no unit or example still points at the default prefix
 	run grep -rl /usr/local "$dest/lib" "$dest/usr/lib" "$dest/usr/share/doc"
 	[[ -z $output ]] || fail "still naming /usr/local:" "$output"
@@ -60,13 +66,7 @@ exec_starts() {
 @test "install: the default prefix names /usr/local/bin/connectd" {
 	inst install DESTDIR="$dest"
 	[[ -x $dest/usr/local/bin/connectd ]]
-	local e n=0
-	while read -r e; do
-		[[ $e == "/usr/local/bin/connectd" || $e == "/usr/local/bin/connectd "* ]] ||
-			fail "ExecStart names another binary: $e"
-		((++n))
-	done < <(exec_starts "$dest$(sysunitdir)" "$dest$(userunitdir)")
-	((n == 4)) || fail "expected 4 ExecStart lines, saw $n"
+	all_run /usr/local/bin/connectd "$dest$(sysunitdir)" "$dest$(userunitdir)"
 	grep -q '^	server		= /usr/local/bin/connectd$' \
 		"$dest/usr/local/share/doc/connectd/examples/xinetd.conf"
 }

@@ -19,7 +19,7 @@ setup() {
 
 # The highest exposure each service may score, as systemd-analyze prints it
 # (0.0 best, 10.0 worst).  connectd@.service keeps only the options that
-# cost an activation little (connectd(8), UNITS), and connectd confines
+# cost an activation little ("systemd units" in connectd(8)), and connectd confines
 # itself; connectd-fast.service pays for systemd's full sandbox once, at
 # start; the user units keep what a user manager can apply.
 declare -gA EXPOSURE=(

@@ -8,15 +8,7 @@
 # paired "base:VARIANT ..." lines to /results/rates; scripts/check-systemd
 # prints each variant's median ratio to its bare runs.
 SWEEP_ROUNDS=$(cat /check/sweep_rounds 2>/dev/null || echo 3)
-SECCOMP="RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK
-SystemCallFilter=@system-service
-SystemCallErrorNumber=EPERM
-SystemCallArchitectures=native
-LockPersonality=yes
-MemoryDenyWriteExecute=yes
-RestrictRealtime=yes
-RestrictSUIDSGID=yes
-RestrictNamespaces=yes"
+# Each setting alone, as a drop-in's lines.
 declare -A V=(
 	[bare]=""
 	[NoNewPrivileges]="NoNewPrivileges=yes"
@@ -35,7 +27,6 @@ SystemCallErrorNumber=EPERM"
 	[RestrictRealtime]="RestrictRealtime=yes"
 	[RestrictSUIDSGID]="RestrictSUIDSGID=yes"
 	[RestrictNamespaces]="RestrictNamespaces=yes"
-	[seccomp-set]="$SECCOMP"
 	[ProtectSystem]="ProtectSystem=strict"
 	[ProtectHome]="ProtectHome=yes"
 	[PrivateTmp]="PrivateTmp=yes"
@@ -47,60 +38,33 @@ SystemCallErrorNumber=EPERM"
 	[ProtectClock]="ProtectClock=yes"
 	[ProtectHostname]="ProtectHostname=yes"
 	[ProtectProc]="ProtectProc=invisible"
-	[cheap-set]="User=connectd
-UMask=0077
-NoNewPrivileges=yes
-CapabilityBoundingSet=
-AmbientCapabilities="
-	[cheap+small-seccomp]="User=connectd
-UMask=0077
-NoNewPrivileges=yes
-CapabilityBoundingSet=
-AmbientCapabilities=
-RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK
-SystemCallArchitectures=native
-LockPersonality=yes
-MemoryDenyWriteExecute=yes
-RestrictRealtime=yes
-RestrictSUIDSGID=yes
-RestrictNamespaces=yes"
-	[cheap+DynamicUser]="DynamicUser=yes
-User=connectd
-UMask=0077
-NoNewPrivileges=yes
-CapabilityBoundingSet=
-AmbientCapabilities="
-	[cheap+RestrictAddressFamilies]="User=connectd
-UMask=0077
-NoNewPrivileges=yes
-CapabilityBoundingSet=
-AmbientCapabilities=
-RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK"
-	[cheap+seccomp-set]="User=connectd
-UMask=0077
-NoNewPrivileges=yes
-CapabilityBoundingSet=
-AmbientCapabilities=
-$SECCOMP"
-	[shipped-before]="DynamicUser=yes
-User=connectd
-UMask=0077
-NoNewPrivileges=yes
-CapabilityBoundingSet=
-AmbientCapabilities=
-ProtectSystem=strict
-ProtectHome=yes
-PrivateTmp=yes
-PrivateDevices=yes
-ProtectKernelTunables=yes
-ProtectKernelModules=yes
-ProtectKernelLogs=yes
-ProtectControlGroups=yes
-ProtectClock=yes
-ProtectHostname=yes
-ProtectProc=invisible
-$SECCOMP"
 )
+# opts NAME... : the lines of these variants together
+opts() { local n; for n; do printf '%s\n' "${V[$n]}"; done; }
+# What connectd@.service keeps, the small seccomp-based settings, all of
+# them, and every namespace setting.
+CHEAP=$(opts User-static UMask NoNewPrivileges CapabilityBoundingSet)
+SMALL=$(opts RestrictAddressFamilies SystemCallArchitectures LockPersonality \
+	MemoryDenyWriteExecute RestrictRealtime RestrictSUIDSGID RestrictNamespaces)
+SECCOMP="$SMALL
+${V[SystemCallFilter]}"
+NS=$(opts ProtectSystem ProtectHome PrivateTmp PrivateDevices ProtectKernelTunables \
+	ProtectKernelModules ProtectKernelLogs ProtectControlGroups ProtectClock \
+	ProtectHostname ProtectProc)
+V[seccomp-set]=$SECCOMP
+V[cheap-set]=$CHEAP
+V[cheap+small-seccomp]="$CHEAP
+$SMALL"
+V[cheap+DynamicUser]="$CHEAP
+DynamicUser=yes"
+V[cheap+RestrictAddressFamilies]="$CHEAP
+${V[RestrictAddressFamilies]}"
+V[cheap+seccomp-set]="$CHEAP
+$SECCOMP"
+V[shipped-before]="$CHEAP
+DynamicUser=yes
+$NS
+$SECCOMP"
 [ -n "${SWEEP_ONLY:-}" ] || SWEEP_ONLY=$(printf '%s\n' "${!V[@]}" | grep -vx bare | sort)
 [ -f /check/sweep_only ] && SWEEP_ONLY=$(cat /check/sweep_only)
 SWEEP_SECS=$(cat /check/sweep_secs 2>/dev/null || echo 2)
