@@ -503,7 +503,7 @@ server_run(int lfd, size_t max_children, int *conn)
 
 	if (server_setup(&sv, lfd, max_children) == -1) {
 		log_warn(
-		    "high-rate mode: cannot set up the listener's signals");
+		    "high-rate mode: cannot set up signals and the listener");
 		return SERVER_FAILED;
 	}
 	server_notify("READY=1\nSTATUS=accepting connections");

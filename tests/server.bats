@@ -207,6 +207,17 @@ except ConnectionRefusedError:
 sys.exit(1)' "$1" "${2:-127.0.0.1}"
 }
 
+# finish_client NAME PID : wait for a client.py started with bg NAME and show
+# its output; it must exit 0 with CHECK ok
+finish_client() {
+	wait_until 20 _exited "$2" || fail "$1: the client did not finish"
+	status=0
+	wait "$2" || status=$?
+	cat "$1.out"
+	((status == 0)) || fail "$1: exit $status:" "$(cat "$1.out" "$1.err")"
+	grep -qx 'CHECK ok' "$1.out"
+}
+
 # log_count PATTERN : connectd log lines matching the ERE
 log_count() { log_lines | grep -cE -- "$1" || true; }
 
@@ -454,12 +465,7 @@ expect_exact_tunnel() { # [client.py options]
 		fail "the request never queued"
 	}
 	kill -CONT "$SERVER_PID"
-	wait_until 20 _exited "$qpid" || fail "client did not finish"
-	status=0
-	wait "$qpid" || status=$?
-	cat queued.out
-	((status == 0)) || fail "exit $status:" "$(cat queued.out queued.err)"
-	grep -qx 'CHECK ok' queued.out
+	finish_client queued "$qpid"
 	# refusals are logged at most once a second, with a count
 	grep -qE '^connectd: --max-children 2 reached: answered 503 to [0-9]+ connection\(s\)$' "$PROXY_LOG" ||
 		fail "no warning:" "$(cat "$PROXY_LOG")"
@@ -556,11 +562,7 @@ _queued() {
 	# descriptors back: the waiting client is served, and the parent takes
 	# its spare fd again
 	prlimit --pid "$SERVER_PID" --nofile=64:
-	wait_until 10 _exited "$wpid" || fail "the client was never answered"
-	status=0
-	wait "$wpid" || status=$?
-	cat waiting.out
-	((status == 0)) || fail "client exit $status:" "$(cat waiting.err)"
+	finish_client waiting "$wpid"
 	grep -qxF 'RECV served late\n' waiting.out
 	grep -qx 'END eof' waiting.out
 	ls -l "/proc/$SERVER_PID/fd"
