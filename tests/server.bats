@@ -635,9 +635,9 @@ _children_seen_ge() {
 	! _exited "$FLOOD_PID" || fail "the flood ended first:" "$(cat flood.out flood.err)"
 	# the parent waited for its children: every one seen is gone
 	local k
-	for k in $(sort -u children.seen); do
+	while read -r k; do
 		_exited "$k" || fail "child $k outlived the parent"
-	done
+	done < <(sort -u children.seen)
 	wait_server
 	((status == 0)) || fail "exit $status: $(cat "$PROXY_LOG")"
 }
