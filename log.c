@@ -29,10 +29,10 @@
 #define LOG_TARGET_MAX 300 /* escaped and clipped target text */
 #define LOG_TRIED_MAX 640 /* whole attempts, then ",+Nmore" for the rest */
 #define LOG_KEY_MAX 14 /* " duration_ms=" and any other key */
-#define LOG_FIELDS 16 /* keys */
+#define LOG_FIELDS 18 /* keys */
 #define LOG_RECORD_MAX                                                         \
 	(LOG_FIELDS * LOG_KEY_MAX + 2 * LOG_ADDR_MAX + 5 * LOG_WORD_MAX +      \
-	    LOG_USER_MAX + LOG_TARGET_MAX + LOG_TRIED_MAX + 6 * LOG_NUM_MAX +  \
+	    LOG_USER_MAX + LOG_TARGET_MAX + LOG_TRIED_MAX + 8 * LOG_NUM_MAX +  \
 	    1)
 #define LOG_LINE_MAX 1024 /* a warning; a longer one ends in "..." */
 #define LOG_CLIPPED "..."
@@ -53,9 +53,11 @@ static int log_to_syslog;
 void
 log_init(int to_syslog)
 {
-	log_to_syslog = to_syslog;
-	if (to_syslog)
+	if (log_to_syslog && !to_syslog)
+		closelog();
+	if (to_syslog && !log_to_syslog)
 		openlog("connectd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	log_to_syslog = to_syslog;
 }
 
 static void
@@ -232,6 +234,8 @@ log_record(const struct log_record *r)
 		log_put(&l, "rcode", r->rcode, LOG_WORD_MAX);
 	log_put_num(&l, "up", "%" PRIu64, r->up);
 	log_put_num(&l, "down", "%" PRIu64, r->down);
+	log_put_num(&l, "urgent_up", "%" PRIu64, r->urgent_up);
+	log_put_num(&l, "urgent_down", "%" PRIu64, r->urgent_down);
 	log_put_num(&l, "dns_ms", "%" PRId64, r->dns_ms);
 	log_put_num(&l, "connect_ms", "%" PRId64, r->connect_ms);
 	log_put_num(&l, "duration_ms", "%" PRId64, r->duration_ms);
