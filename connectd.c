@@ -50,7 +50,7 @@ struct session {
 };
 
 /*
- * Reads until req_parse() has a verdict, the client closes, or the request
+ * Reads until the parser has a verdict, the client closes, or the request
  * deadline passes.  Returns the parser's outcome, OUT_INCOMPLETE for an EOF
  * mid-head, OUT_REQUEST_TIMEOUT, or OUT_NO_REQUEST when not one byte came
  * (then s->rec.end says why).
@@ -60,6 +60,8 @@ read_request(struct session *s, int64_t deadline)
 {
 	struct pollfd pfd = { .fd = s->client.in_fd, .events = POLLIN };
 
+	/* Each read resumes the parse: a trickled head is parsed once. */
+	req_init(&s->req);
 	for (;;) {
 		ssize_t n = read(s->client.in_fd, s->head + s->head_got,
 		    sizeof(s->head) - s->head_got);
@@ -68,7 +70,7 @@ read_request(struct session *s, int64_t deadline)
 
 		if (n > 0) {
 			s->head_got += (size_t)n;
-			o = req_parse(s->head, s->head_got, &s->req);
+			o = req_resume(s->head, s->head_got, &s->req);
 			if (o != OUT_INCOMPLETE)
 				return o;
 			continue;

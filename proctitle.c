@@ -14,6 +14,8 @@
 
 static char *proctitle_base; /* argv[0]'s memory */
 static size_t proctitle_size; /* bytes that follow it without a gap */
+/* The copy of argv, kept for good; volatile, so the store is not dropped. */
+static char **volatile proctitle_args;
 
 /* The end of the run of strings that starts at strs[0] and follows on. */
 static char *
@@ -26,6 +28,17 @@ proctitle_run_end(char *end, char **strs)
 	return end;
 }
 
+/* Frees a vector from proctitle_copy(). */
+static void
+proctitle_free(char **strs)
+{
+	size_t i;
+
+	for (i = 0; strs != NULL && strs[i] != NULL; i++)
+		free(strs[i]);
+	free(strs);
+}
+
 /* Copies a NULL-terminated string vector to the heap; NULL on failure. */
 static char **
 proctitle_copy(char **strs, size_t n)
@@ -35,9 +48,12 @@ proctitle_copy(char **strs, size_t n)
 
 	if (copy == NULL)
 		return NULL;
-	for (i = 0; i < n; i++)
-		if ((copy[i] = strdup(strs[i])) == NULL)
-			return NULL; /* a process this short leaks nothing */
+	for (i = 0; i < n; i++) {
+		if ((copy[i] = strdup(strs[i])) == NULL) {
+			proctitle_free(copy);
+			return NULL;
+		}
+	}
 	return copy;
 }
 
@@ -54,10 +70,15 @@ proctitle_init(int argc, char **argv)
 	end = proctitle_run_end(end, environ);
 	while (environ[n] != NULL)
 		n++;
-	if ((args = proctitle_copy(argv, (size_t)argc)) == NULL ||
-	    (env = proctitle_copy(environ, n)) == NULL)
+	if ((args = proctitle_copy(argv, (size_t)argc)) == NULL)
 		return argv;
+	if ((env = proctitle_copy(environ, n)) == NULL) {
+		proctitle_free(args);
+		return argv;
+	}
+	/* Held in statics, so that both stay reachable until exit. */
 	environ = env;
+	proctitle_args = args;
 	proctitle_base = argv[0];
 	proctitle_size = (size_t)(end - argv[0]);
 	return args;
