@@ -25,6 +25,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "log.h"
+#include "proctitle.h"
 #include "reply.h"
 #include "util.h"
 
@@ -72,6 +73,8 @@ struct server {
 	int64_t resume_ms; /* when the listener is polled again */
 	int stopping;
 	sigset_t oldmask;
+	char where[64]; /* the listener's address, for the process title */
+	size_t shown; /* the child count the title shows */
 };
 
 /*
@@ -435,11 +438,19 @@ static int
 server_setup(struct server *sv, int lfd, size_t max_children)
 {
 	sigset_t set;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
 
 	memset(sv, 0, sizeof(*sv));
 	sv->lfd = lfd;
 	sv->max_children = max_children;
 	sv->spare = -1;
+	sv->shown = (size_t)-1;
+	if (getsockname(lfd, (struct sockaddr *)&ss, &len) == 0)
+		util_sockaddr_text(
+		    (struct sockaddr *)&ss, sv->where, sizeof(sv->where));
+	else
+		util_strlcpy(sv->where, "-", sizeof(sv->where));
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTERM);
@@ -478,6 +489,20 @@ server_round(struct server *sv, int *conn)
 	return 0;
 }
 
+/*
+ * Shows the listener and the live children in the process title when the
+ * count has changed: "connectd: 127.0.0.1:8080 [12 children]".
+ */
+static void
+server_show(struct server *sv, const char *state)
+{
+	if (sv->children == sv->shown && !sv->stopping)
+		return;
+	sv->shown = sv->children;
+	proctitle_set("connectd: %s [%s%zu %s]", sv->where, state, sv->children,
+	    sv->children == 1 ? "child" : "children");
+}
+
 /* Stops accepting; the tunnels under way run to their end. */
 static void
 server_stop(struct server *sv)
@@ -491,8 +516,11 @@ server_stop(struct server *sv)
 			server_log_refusals(sv, (enum server_refusal)why,
 			    sv->refused[why].count);
 	close(sv->lfd);
-	while (sv->children > 0 && waitpid(-1, NULL, 0) > 0)
+	server_show(sv, "stopping, ");
+	while (sv->children > 0 && waitpid(-1, NULL, 0) > 0) {
 		sv->children--;
+		server_show(sv, "stopping, ");
+	}
 }
 
 enum server_status
@@ -507,8 +535,9 @@ server_run(int lfd, size_t max_children, int *conn)
 		return SERVER_FAILED;
 	}
 	server_notify("READY=1\nSTATUS=accepting connections");
+	server_show(&sv, "");
 	while (!sv.stopping && (rc = server_round(&sv, conn)) == 0)
-		;
+		server_show(&sv, "");
 	if (rc == 1)
 		return SERVER_CHILD;
 	if (rc == -1)

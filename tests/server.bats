@@ -791,3 +791,26 @@ _notified() { grep -qE "^MSG pid=[0-9]+ (.*\\\\n)?$1(\\\\n|\$)" notify.out; }
 	(($(log_count ' status=400 ') == 5)) || fail "$(cat "$PROXY_LOG")"
 	(($(log_count ' status=200 ') >= 2)) || fail "$(cat "$PROXY_LOG")"
 }
+
+# _server_title_is PATTERN : the parent's title matches PATTERN
+_server_title_is() {
+	SERVER_TITLE=$(tr '\0' ' ' <"/proc/$SERVER_PID/cmdline" | sed 's/ *$//')
+	[[ $SERVER_TITLE =~ $1 ]]
+}
+
+@test "the parent's process title shows its listener and live children; a child shows its client" {
+	start_target echo
+	start_listen 127.0.0.1 --allow-port "$TPORT"
+	wait_until 10 _server_title_is "^connectd: 127\\.0\\.0\\.1:$PPORT \\[0 children\\]\$" ||
+		fail "title: $SERVER_TITLE"
+	exec 5<>/dev/tcp/127.0.0.1/"$PPORT"
+	wait_until 10 _server_title_is "^connectd: 127\\.0\\.0\\.1:$PPORT \\[1 child\\]\$" ||
+		fail "title: $SERVER_TITLE"
+	local child
+	child=$(server_children | head -n 1)
+	wait_until 10 grep -qa '\[request\]' "/proc/$child/cmdline" ||
+		fail "child title: $(tr '\0' ' ' <"/proc/$child/cmdline")"
+	exec 5>&-
+	wait_until 10 _server_title_is "^connectd: 127\\.0\\.0\\.1:$PPORT \\[0 children\\]\$" ||
+		fail "title: $SERVER_TITLE"
+}
