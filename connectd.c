@@ -369,9 +369,11 @@ serve_listener(struct session *s, int lfd, const char *err)
  * listener): never into the client's stream.
  */
 static void
-settle_log_sink(int stderr_closed, const int *client_fds, size_t n)
+settle_log_sink(
+    const struct session *s, int stderr_closed, const int *client_fds, size_t n)
 {
-	log_init(stderr_closed || launch_stderr_is_client(client_fds, n));
+	log_init(s->opt.log_sink,
+	    stderr_closed || launch_stderr_is_client(client_fds, n));
 }
 
 /*
@@ -388,7 +390,7 @@ refuse_misconfigured(struct session *s, int stderr_closed)
 	if (launch_detect(&s->client, 1, err, sizeof(err)) != LAUNCH_OK ||
 	    s->client.listening)
 		return EXIT_USAGE;
-	settle_log_sink(stderr_closed,
+	settle_log_sink(s, stderr_closed,
 	    (const int[]){ s->client.in_fd, s->client.out_fd }, 2);
 	record_begin(s);
 	if (util_set_nonblock(s->client.in_fd) == 0 &&
@@ -414,7 +416,7 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	stderr_closed = launch_guard_std_fds();
 	/* Until the launcher is known, any standard fd may be the client. */
-	log_init(stderr_closed || launch_stderr_may_be_client());
+	log_init(LOG_SINK_AUTO, stderr_closed || launch_stderr_may_be_client());
 	switch (options_parse(argc, argv, &s.opt, err, sizeof(err))) {
 	case OPTIONS_RUN:
 		break;
@@ -428,7 +430,7 @@ main(int argc, char *argv[])
 		return refuse_misconfigured(&s, stderr_closed);
 	}
 	if (s.opt.listen != NULL) {
-		settle_log_sink(stderr_closed, NULL, 0);
+		settle_log_sink(&s, stderr_closed, NULL, 0);
 		return serve_listener(
 		    &s, server_listen(s.opt.listen, err, sizeof(err)), err);
 	}
@@ -442,10 +444,10 @@ main(int argc, char *argv[])
 		return EXIT_USAGE;
 	}
 	if (s.client.listening) {
-		settle_log_sink(stderr_closed, NULL, 0);
+		settle_log_sink(&s, stderr_closed, NULL, 0);
 		return serve_listener(&s, s.client.in_fd, err);
 	}
-	settle_log_sink(
-	    stderr_closed, (const int[]){ s.client.in_fd, s.client.out_fd }, 2);
+	settle_log_sink(&s, stderr_closed,
+	    (const int[]){ s.client.in_fd, s.client.out_fd }, 2);
 	return serve(&s);
 }

@@ -5,12 +5,17 @@
  */
 #include "log.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -42,26 +47,140 @@
  */
 _Static_assert(LOG_RECORD_MAX + 16 <= 2048, "a record is under 2048 bytes");
 
-/* The record line as it is built. */
+/* The record line as it is built, and where each value lies in it. */
 struct log_line {
 	char buf[LOG_RECORD_MAX];
 	size_t len;
+	struct log_field {
+		const char *key;
+		size_t off, len; /* the value: buf[off .. off+len) */
+	} field[LOG_FIELDS];
+	size_t nfields;
 };
 
-static int log_to_syslog;
+/*
+ * The journal's native protocol (systemd's "Native Journal Protocol"): one
+ * datagram of KEY=value lines to this socket, without loading libsystemd.
+ */
+#define LOG_JOURNAL_SOCKET "/run/systemd/journal/socket"
+#define LOG_JOURNAL_MAX (2 * LOG_RECORD_MAX + LOG_FIELDS * 24 + 128)
 
-void
-log_init(int to_syslog)
+static enum log_sink log_sink = LOG_SINK_STDERR; /* as settled */
+static int log_stderr_unsafe; /* fd 2 could reach the client */
+static int log_journal_fd = -1;
+
+/* Whether fd 2 is the journal's stream, as $JOURNAL_STREAM says. */
+static int
+log_stderr_is_journal(void)
 {
-	if (log_to_syslog && !to_syslog)
-		closelog();
-	if (to_syslog && !log_to_syslog)
-		openlog("connectd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
-	log_to_syslog = to_syslog;
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2 ||
+	    fstat(STDERR_FILENO, &st) == -1)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
 }
 
+/* What wanted comes to, given whether stderr may be written at all. */
+static enum log_sink
+log_settle(enum log_sink wanted, int stderr_unsafe)
+{
+	switch (wanted) {
+	case LOG_SINK_AUTO:
+		if (stderr_unsafe)
+			return LOG_SINK_SYSLOG;
+		return log_stderr_is_journal() ? LOG_SINK_JOURNAL
+					       : LOG_SINK_STDERR;
+	case LOG_SINK_STDERR:
+		/* Never into the client's stream, whatever was asked. */
+		return stderr_unsafe ? LOG_SINK_SYSLOG : LOG_SINK_STDERR;
+	case LOG_SINK_SYSLOG:
+	case LOG_SINK_JOURNAL:
+		return wanted;
+	}
+	return LOG_SINK_SYSLOG;
+}
+
+void
+log_init(enum log_sink wanted, int stderr_unsafe)
+{
+	enum log_sink sink = log_settle(wanted, stderr_unsafe);
+
+	if (log_sink == LOG_SINK_SYSLOG && sink != LOG_SINK_SYSLOG)
+		closelog();
+	if (sink == LOG_SINK_SYSLOG && log_sink != LOG_SINK_SYSLOG)
+		openlog("connectd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	log_sink = sink;
+	log_stderr_unsafe = stderr_unsafe;
+}
+
+/*
+ * Formats field i of rec as "CONNECTD_<KEY>=value\n" into buf: the key in
+ * capitals, with up and down as BYTES_UP and BYTES_DOWN.  Returns the
+ * length it needed (snprintf's contract).
+ */
+static size_t
+log_journal_field(char *buf, size_t size, const struct log_line *rec, size_t i)
+{
+	const struct log_field *f = &rec->field[i];
+	char key[LOG_KEY_MAX + 8];
+	size_t k;
+	int n;
+
+	if (strcmp(f->key, "up") == 0 || strcmp(f->key, "down") == 0)
+		snprintf(key, sizeof(key), "BYTES_%s", f->key);
+	else
+		util_strlcpy(key, f->key, sizeof(key));
+	for (k = 0; key[k] != '\0'; k++)
+		key[k] = (char)toupper((unsigned char)key[k]);
+	n = snprintf(buf, size, "CONNECTD_%s=%.*s\n", key, (int)f->len,
+	    rec->buf + f->off);
+	return n > 0 ? (size_t)n : 0;
+}
+
+/*
+ * Sends the journal one entry: MESSAGE, PRIORITY, SYSLOG_IDENTIFIER and,
+ * for a record, CONNECTD_<KEY> for each of its fields.  Values are escaped
+ * text without newlines, so the simple KEY=value form carries them.
+ * Returns 0, or -1 when the journal did not take it.
+ */
+static int
+log_send_journal(int priority, const char *line, const struct log_line *rec)
+{
+	static const struct sockaddr_un addr = { .sun_family = AF_UNIX,
+		.sun_path = LOG_JOURNAL_SOCKET };
+	char msg[LOG_JOURNAL_MAX];
+	size_t i, n;
+
+	n = (size_t)snprintf(msg, sizeof(msg),
+	    "MESSAGE=%s\nPRIORITY=%d\nSYSLOG_IDENTIFIER=connectd\n"
+	    "SYSLOG_FACILITY=%d\n",
+	    line, priority, LOG_DAEMON >> 3);
+	for (i = 0; rec != NULL && i < rec->nfields && n < sizeof(msg); i++)
+		n += log_journal_field(msg + n, sizeof(msg) - n, rec, i);
+	if (n >= sizeof(msg))
+		return -1;
+	if (log_journal_fd == -1)
+		log_journal_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (log_journal_fd == -1)
+		return -1;
+	return sendto(log_journal_fd, msg, n, MSG_NOSIGNAL,
+		   (const struct sockaddr *)&addr, sizeof(addr)) == (ssize_t)n
+	    ? 0
+	    : -1;
+}
+
+/*
+ * Writes one line to the settled sink; rec, when not NULL, is the record
+ * the line renders, for the journal's fields.  A journal that does not
+ * take it gets the line on stderr instead, or syslog where stderr could
+ * reach the client.
+ */
 static void
-log_emit(int priority, const char *line)
+log_emit(int priority, const char *line, const struct log_line *rec)
 {
 	struct iovec iov[3] = {
 		{ (void *)(uintptr_t) "connectd: ", 10 },
@@ -69,7 +188,10 @@ log_emit(int priority, const char *line)
 		{ (void *)(uintptr_t) "\n", 1 },
 	};
 
-	if (log_to_syslog) {
+	if (log_sink == LOG_SINK_JOURNAL &&
+	    log_send_journal(priority, line, rec) == 0)
+		return;
+	if (log_sink == LOG_SINK_SYSLOG || log_stderr_unsafe) {
 		syslog(priority, "%s", line);
 		return;
 	}
@@ -95,7 +217,7 @@ log_vwrite(int priority, const char *suffix, const char *fmt, va_list ap)
 	if (n < 0 || (size_t)n >= sizeof(line))
 		memcpy(line + sizeof(line) - sizeof(LOG_CLIPPED), LOG_CLIPPED,
 		    sizeof(LOG_CLIPPED));
-	log_emit(priority, line);
+	log_emit(priority, line, NULL);
 }
 
 void
@@ -136,6 +258,10 @@ log_put(struct log_line *l, const char *key, const char *val, size_t max)
 		return;
 	}
 	l->len += (size_t)n;
+	if (l->nfields < LOG_FIELDS) {
+		l->field[l->nfields].key = key;
+		l->field[l->nfields].off = l->len;
+	}
 	room -= (size_t)n + 1;
 	if (max > room)
 		max = room;
@@ -149,6 +275,10 @@ log_put(struct log_line *l, const char *key, const char *val, size_t max)
 	memcpy(l->buf + l->len, val, len);
 	l->len += len;
 	l->buf[l->len] = '\0';
+	if (l->nfields < LOG_FIELDS) {
+		l->field[l->nfields].len = l->len - l->field[l->nfields].off;
+		l->nfields++;
+	}
 }
 
 /* A number, formatted as fmt says. */
@@ -245,5 +375,5 @@ log_record(const struct log_record *r)
 	log_put_list(&l, "tried",
 	    r->tried != NULL && r->tried[0] != '\0' ? r->tried : "-",
 	    LOG_TRIED_MAX);
-	log_emit(LOG_INFO, l.buf);
+	log_emit(LOG_INFO, l.buf, &l);
 }

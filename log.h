@@ -34,8 +34,22 @@ struct log_record {
 	int64_t duration_ms;
 };
 
-/* Chooses the sink: syslog when to_syslog, else stderr; may be called again. */
-void log_init(int to_syslog);
+/* Where lines go: --log's choice, and what it settles to. */
+enum log_sink {
+	LOG_SINK_AUTO, /* the journal if fd 2 is its stream, else stderr */
+	LOG_SINK_STDERR,
+	LOG_SINK_SYSLOG,
+	LOG_SINK_JOURNAL, /* native protocol, with CONNECTD_* fields */
+};
+
+/*
+ * Chooses the sink; may be called again.  stderr_unsafe: fd 2 could reach
+ * the client, or was closed, and is never written then (LOG_SINK_STDERR
+ * and LOG_SINK_AUTO fall back to syslog).  LOG_SINK_AUTO picks the
+ * journal when fd 2 is the stream $JOURNAL_STREAM names, as under a
+ * systemd unit with StandardError=journal.
+ */
+void log_init(enum log_sink wanted, int stderr_unsafe);
 
 /* A warning with ": strerror(errno)" appended. */
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -37,6 +37,7 @@ enum options_id {
 	OPT_FORK,
 	OPT_MAX_CHILDREN,
 	OPT_NO_SPLICE,
+	OPT_LOG,
 	OPT_CONFIG,
 	OPT_HELP,
 	OPT_VERSION,
@@ -91,6 +92,10 @@ static const struct options_spec options_table[] = {
 	    "(default 1024)" },
 	[OPT_NO_SPLICE] = { "no-splice", 'S', NULL, 1,
 	    "relay through a user-space buffer,\nnot splice(2)" },
+	[OPT_LOG] = { "log", 'o', "sink", 1,
+	    "where log lines go: auto (the default: the\n"
+	    "journal under systemd, else stderr), journal,\n"
+	    "syslog or stderr" },
 	[OPT_CONFIG] = { "config", 'f', "file", 0,
 	    "read options from FILE, one per line, where\n"
 	    "this option stands: later options win;\n"
@@ -273,6 +278,26 @@ options_realm(
 }
 
 static int
+options_log_sink(const char *arg, enum log_sink *out, char *why, size_t size)
+{
+	static const struct {
+		const char *name;
+		enum log_sink sink;
+	} sinks[] = { { "auto", LOG_SINK_AUTO },
+		{ "journal", LOG_SINK_JOURNAL }, { "syslog", LOG_SINK_SYSLOG },
+		{ "stderr", LOG_SINK_STDERR } };
+	size_t i;
+
+	for (i = 0; i < NELEM(sinks); i++) {
+		if (strcmp(arg, sinks[i].name) == 0) {
+			*out = sinks[i].sink;
+			return 0;
+		}
+	}
+	return options_why(why, size, "not auto, journal, syslog or stderr");
+}
+
+static int
 options_count(const char *arg, size_t *out, char *why, size_t size)
 {
 	long long v;
@@ -385,6 +410,8 @@ options_apply(enum options_id id, const char *arg, struct options *opt,
 	case OPT_NO_SPLICE:
 		opt->no_splice = 1;
 		return 0;
+	case OPT_LOG:
+		return options_log_sink(arg, &opt->log_sink, why, size);
 	case OPT_CONFIG:
 	case OPT_HELP:
 	case OPT_VERSION:
@@ -411,6 +438,7 @@ options_defaults(struct options *opt)
 	opt->fork = 0;
 	opt->max_children = 1024;
 	opt->config = NULL;
+	opt->log_sink = LOG_SINK_AUTO;
 }
 
 /* The row a configuration key names, or OPT_COUNT for none. */

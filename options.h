@@ -12,6 +12,7 @@
 
 #include <sys/types.h>
 
+#include "log.h"
 #include "peer.h"
 #include "policy.h"
 
@@ -35,6 +36,7 @@ struct options {
 	int fork; /* --fork: serve a listening socket handed over */
 	size_t max_children; /* live children in the high-rate mode */
 	const char *config; /* --config FILE, or NULL */
+	enum log_sink log_sink; /* --log */
 };
 
 enum options_status {

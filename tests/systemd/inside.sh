@@ -135,6 +135,11 @@ ok "connectd.socket: a tunnel to the echo target" expect "200 echo" $CLIENT tunn
 ok "connectd.socket: a port not allowed gets 403" expect 403 $CLIENT status 127.0.0.1:8080 $DENIED
 ok "connectd.socket: both records in journalctl -u 'connectd@*'" \
 	poll 10 sh -c "$(declare -f journal_has); journal_has 'connectd@*' $ECHO 200 && journal_has 'connectd@*' $DENIED 403"
+ok "connectd.socket: the records are fields: journalctl CONNECTD_STATUS=403 CONNECTD_TARGET=..." \
+	poll 10 sh -c "journalctl --no-pager -o cat CONNECTD_STATUS=403 CONNECTD_TARGET=$DENIED | grep -q '^client=.* status=403 reason=port_not_allowed '"
+ok "connectd.socket: CONNECTD_BYTES_UP and CONNECTD_DURATION_MS on the tunnel's record" \
+	poll 10 sh -c "journalctl --no-pager -o verbose CONNECTD_STATUS=200 CONNECTD_TARGET=$ECHO | grep -q '^ *CONNECTD_BYTES_UP=[0-9]' &&
+		journalctl --no-pager -o verbose CONNECTD_STATUS=200 CONNECTD_TARGET=$ECHO | grep -q '^ *CONNECTD_DURATION_MS=[0-9]'"
 ok "connectd.socket: no failed units" no_failed_units
 
 # socket_counts : connections connectd.socket accepted plus those it turned
@@ -184,6 +189,8 @@ ok "connectd-fast.service: READY=1 seen" \
 systemd-analyze log-level info
 ok "connectd-fast.socket: both records in journalctl -u connectd-fast.service" \
 	poll 10 sh -c "$(declare -f journal_has); journal_has connectd-fast.service $ECHO 200 && journal_has connectd-fast.service $DENIED 403"
+ok "connectd-fast.service: the records are fields: journalctl _SYSTEMD_UNIT=connectd-fast.service CONNECTD_STATUS=403" \
+	poll 10 sh -c "journalctl --no-pager -o cat _SYSTEMD_UNIT=connectd-fast.service CONNECTD_STATUS=403 | grep -q '^client=.* status=403 '"
 ok "connectd-fast.socket: no failed units" no_failed_units
 ok "connectd-fast.socket: a burst of 500 connections in one second" \
 	$CLIENT burst 127.0.0.1:8080 500 1

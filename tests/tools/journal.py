@@ -1,0 +1,55 @@
+#!/usr/bin/python3
+"""A stand-in for systemd-journald's native socket (stdlib only).
+
+  journal.py --socket PATH --out FILE
+
+Binds a datagram socket at PATH and appends each entry it receives to FILE
+as one JSON object per line (field name to value), as the journal's
+native protocol carries them: KEY=value lines, or KEY, a newline, a
+little-endian 64-bit length and the value for binary values.  Runs until
+killed.
+"""
+import argparse
+import json
+import os
+import socket
+import struct
+
+
+def parse(data):
+    fields = {}
+    while data:
+        nl = data.find(b'\n')
+        line = data[:nl] if nl >= 0 else data
+        if b'=' in line:
+            k, v = line.split(b'=', 1)
+            data = data[nl + 1:] if nl >= 0 else b''
+        else:
+            k = line
+            (n,) = struct.unpack('<Q', data[nl + 1:nl + 9])
+            v = data[nl + 9:nl + 9 + n]
+            data = data[nl + 10 + n:]
+        fields[k.decode()] = v.decode('utf-8', 'replace')
+    return fields
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--socket', required=True)
+    ap.add_argument('--out', required=True)
+    a = ap.parse_args()
+    try:
+        os.unlink(a.socket)
+    except FileNotFoundError:
+        pass
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(a.socket)
+    os.chmod(a.socket, 0o666)
+    while True:
+        data = s.recv(1 << 20)
+        with open(a.out, 'a') as f:
+            f.write(json.dumps(parse(data)) + '\n')
+
+
+if __name__ == '__main__':
+    main()
