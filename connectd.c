@@ -286,15 +286,17 @@ record_begin(struct session *s)
 static void
 show_phase(const struct session *s, int parsed, const char *phase)
 {
-	char target[SHOWN_TARGET_MAX];
+	char target[SHOWN_TARGET_MAX], client[4 * LOG_ADDR_MAX];
 
+	/* The launcher's address text is as untrusted as the target. */
+	util_escape(
+	    client, sizeof(client), s->client.client, strlen(s->client.client));
 	if (!parsed) {
-		proctitle_set("connectd: %s [%s]", s->client.client, phase);
+		proctitle_set("connectd: %s [%s]", client, phase);
 		return;
 	}
 	util_escape(target, sizeof(target), s->req.target, s->req.target_len);
-	proctitle_set(
-	    "connectd: %s -> %s [%s]", s->client.client, target, phase);
+	proctitle_set("connectd: %s -> %s [%s]", client, target, phase);
 }
 
 static int
