@@ -32,7 +32,9 @@ ifeq ($(CI),true)
 CFLAGS += -Werror
 endif
 
-# The six steps, in order: launch, request, policy, dial, reply, relay, log.
+# The modules in the order a connection meets them: launch, request,
+# checks (peer, auth, policy), dial (resolve), answer (outcome, reply),
+# relay and log; then the high-rate server and the plumbing.
 OBJS = connectd.o options.o launch.o request.o peer.o auth.o policy.o \
 	resolve.o dial.o outcome.o reply.o relay.o server.o log.o proctitle.o \
 	util.o

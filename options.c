@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "version.h"
 
 #define OPTIONS_MAX_SECONDS (7 * 24 * 3600) /* a week */
 #define OPTIONS_HELP_COLUMN 33 /* where the help text of an option starts */
