@@ -6,7 +6,9 @@
 # ProxyAgent, Go's net/http, headless Chromium and headless Firefox ESR.
 # Each runs under systemd-socket-activate (start_proxy accept); curl and
 # Chromium also against the high-rate mode (--listen).  Every TLS client
-# verifies the target's certificate against the suite's test CA.
+# verifies the target's certificate against the suite's test CA.  Then the
+# decisions clients need (man page STANDARDS), and TLS to the proxy:
+# curl --proxy https:// through stunnel4 and examples/stunnel/stunnel.conf.
 #
 # The targets live on loopback: tools/webtarget.js (Node.js, one TLS port
 # speaking HTTP/2 and HTTP/1.1, a page with a script and an image, git
@@ -560,4 +562,65 @@ chromium_page() {
 	report_cases
 	(($(log_lines | wc -l) == 1)) || fail "one log line expected:" "$(log_lines)"
 	[[ ! -e $BATS_TEST_TMPDIR/observed ]] || fail "the target was dialed: $(cat observed)"
+}
+
+# --- TLS to the proxy: stunnel4 in front of connectd (examples/stunnel) -----
+
+# start_stunnel [connectd args...] : examples/stunnel/stunnel.conf with the
+# test certificate, $CONNECTD and these arguments, served per connection in
+# inetd mode as connectd-tls.socket and connectd-tls@.service do
+# (tools/activate.py --inetd: the connection on fds 0 and 1); sets PPORT and
+# PROXY_LOG (stunnel's and connectd's stderr)
+start_stunnel() {
+	need stunnel4
+	# shellcheck disable=SC2086 # CONNECTD_EXTRA is a list of options
+	set -- "${LAB_RULES[@]}" "${PORTS[@]}" ${CONNECTD_EXTRA:-} "$@"
+	local conf=$BATS_TEST_TMPDIR/stunnel.conf pf=$BATS_TEST_TMPDIR/proxy.port
+	sed -e "s|^cert = .*|cert = $BATS_FILE_TMPDIR/srv.pem|" \
+		-e "s|^key = .*|key = $BATS_FILE_TMPDIR/srv.key|" \
+		-e "s|^exec = .*|exec = $CONNECTD|" \
+		-e "s|^execArgs = .*|execArgs = connectd $*|" \
+		"$BATS_TEST_DIRNAME/../examples/stunnel/stunnel.conf" >"$conf"
+	grep -q "^exec = $CONNECTD\$" "$conf" || fail "examples/stunnel/stunnel.conf has no exec line"
+	PROXY_LOG=$BATS_TEST_TMPDIR/proxy.err
+	PROXY_LAUNCHER=stunnel
+	bg proxy isolated "$PY" "$TOOLS/activate.py" --inetd --port-file "$pf" -- \
+		"$(command -v stunnel4)" "$conf"
+	read_port_file "$pf" PPORT || fail "stunnel did not start: $(cat "$PROXY_LOG")"
+}
+
+# curl_tls_proxy [curl options] : GET /hello from the webtarget through
+# the proxy over TLS, both certificates verified against the test CA;
+# prints curl's local port on a last line of its own
+curl_tls_proxy() {
+	run curl -sS --fail --max-time 20 --proxy "https://localhost:$PPORT" --proxy-cacert "$CA" \
+		--cacert "$CA" -w '\n%{local_port}' "$@" "https://127.0.0.1:$WPORT/hello"
+}
+
+@test "stunnel: curl --proxy https:// through the example config, both certificates verified" {
+	start_stunnel
+	curl_tls_proxy
+	[[ $status == 0 && ${lines[0]} == 'hello from webtarget 2.0' ]] || fail "curl: $output"
+	tunnel_logged "$WPORT"
+	# a proxy certificate the client does not trust: no tunnel
+	run curl -sS --max-time 20 --proxy "https://localhost:$PPORT" --cacert "$CA" \
+		"https://127.0.0.1:$WPORT/hello"
+	((status != 0)) || fail "curl trusted an unknown proxy certificate: $output"
+}
+
+@test "stunnel: Basic credentials inside the TLS to the proxy" {
+	make_users
+	start_stunnel --auth-file "$BATS_TEST_TMPDIR/users"
+	curl_tls_proxy --proxy-user 'alice:alice pw'
+	[[ $status == 0 && ${lines[0]} == 'hello from webtarget 2.0' ]] || fail "curl: $output"
+	log_has 'user=alice .*status=200|status=200.*user=alice'
+	curl_tls_proxy
+	[[ $output == *' 407'* ]] || fail "no 407 without credentials: $output"
+}
+
+@test "stunnel: the client's own address (REMOTE_HOST, REMOTE_PORT) reaches connectd's log" {
+	start_stunnel
+	curl_tls_proxy
+	[[ $status == 0 && ${lines[0]} == 'hello from webtarget 2.0' ]] || fail "curl: $output"
+	log_has "^connectd: client=127\.0\.0\.1:${lines[1]} .*target=127\.0\.0\.1:$WPORT "
 }
