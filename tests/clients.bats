@@ -394,6 +394,7 @@ start_sshd() {
 @test "ssh through ProxyCommand nc -X connect: key login, a command and its output" {
 	proxy_mode accept
 	start_sshd
+	# shellcheck disable=SC2016 # expanded by the remote shell
 	run timeout 30 "${SSH[@]}" 'echo "ran on $(hostname) as $(id -un): $((6 * 7))"'
 	[[ $status == 0 && $output == "ran on $(hostname) as $(id -un): 42" ]] ||
 		fail "ssh: $status $output" "--- sshd:" "$(cat sshd.err)"
