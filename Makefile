@@ -58,7 +58,7 @@ SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 
 .PHONY: all run check check-asan check-systemd deps-build deps-check install \
-	uninstall lint fuzz bench clean
+	uninstall lint fuzz bench clean build-clients
 
 all: connectd
 
@@ -73,6 +73,26 @@ deps-build:
 
 deps-check:
 	@scripts/deps.sh check
+
+# The clients of tests/clients.bats that are not Debian packages, built once
+# into build-clients/: undici from the npm registry (pinned; 6.x runs on
+# Node.js 18 and 20) and a Go net/http client from the standard library
+# only (no module downloads; Go's caches inside build-clients/).
+UNDICI_VERSION = 6.29.1
+build-clients: build-clients/node_modules/undici/package.json \
+	build-clients/goget
+
+build-clients/node_modules/undici/package.json:
+	@mkdir -p build-clients
+	npm install --prefix build-clients --no-save --no-audit --no-fund \
+		--cache $(CURDIR)/build-clients/npm-cache undici@$(UNDICI_VERSION)
+
+build-clients/goget: tests/tools/goget/main.go tests/tools/goget/go.mod
+	@mkdir -p build-clients
+	cd tests/tools/goget && GOFLAGS=-mod=mod GOPROXY=off \
+		GOCACHE=$(CURDIR)/build-clients/gocache \
+		GOPATH=$(CURDIR)/build-clients/gopath \
+		go build -o $(CURDIR)/build-clients/goget .
 
 # A proxy on 127.0.0.1:$(PORT) in the foreground, one process per connection.
 run: deps-build
@@ -123,7 +143,7 @@ build-asan/peer_test: tests/unit/peer_test.c peer.c util.c peer.h util.h
 # one summary line over all three.
 check: deps-check
 	@$(MAKE) --no-print-directory connectd build-asan/connectd \
-		build-asan/peer_test $(TEST_BINS)
+		build-asan/peer_test $(TEST_BINS) build-clients
 	@CONNECTD_BUILDS="$(CURDIR)/connectd $(CURDIR)/connectd:--no-splice \
 		$(CURDIR)/build-asan/connectd" tests/run
 
@@ -142,7 +162,7 @@ build-asan/connectd: $(SRCS) $(HDRS)
 
 check-asan: deps-check
 	@$(MAKE) --no-print-directory build-asan/connectd build-asan/peer_test \
-		$(TEST_BINS)
+		$(TEST_BINS) build-clients
 	@CONNECTD_BUILDS=$(CURDIR)/build-asan/connectd tests/run
 
 # Long fuzzing runs (clang's libFuzzer), outside CI.  New finds go to
@@ -235,5 +255,5 @@ bench:
 	@bench/run
 
 clean:
-	rm -rf connectd *.o $(TEST_BINS) build-asan build-fuzz
+	rm -rf connectd *.o $(TEST_BINS) build-asan build-fuzz build-clients
 	rm -f bench/loadgen bench/floor-static bench/floor-dyn
