@@ -29,13 +29,13 @@ endif
 
 # The six steps, in order: launch, request, policy, dial, reply, relay, log.
 OBJS = connectd.o options.o launch.o request.o peer.o auth.o policy.o \
-	resolve.o dial.o reply.o relay.o server.o log.o util.o
+	resolve.o dial.o reply.o relay.o server.o sandbox.o log.o util.o
 SRCS = $(OBJS:.o=.c)
 HDRS = $(wildcard *.h)
 # Unit tests and the fuzz corpus replay, built with the ordinary compiler.
 TEST_BINS = tests/unit/request_test tests/unit/policy_test \
 	tests/unit/auth_test tests/unit/peer_test tests/tools/peer_check \
-	fuzz/replay_request fuzz/replay_auth fuzz/replay_config
+	tests/tools/sandbox_check tests/tools/nofeature fuzz/replay_request fuzz/replay_auth fuzz/replay_config
 FUZZ_TARGETS = request auth config
 # What each fuzz target links besides its own file.
 FUZZ_SRCS_request = request.c
@@ -83,6 +83,12 @@ tests/unit/peer_test: tests/unit/peer_test.c peer.o util.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 tests/tools/peer_check: tests/tools/peer_check.c peer.o util.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+tests/tools/sandbox_check: tests/tools/sandbox_check.c sandbox.o util.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+tests/tools/nofeature: tests/tools/nofeature.c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 fuzz/replay_request: fuzz/replay.c fuzz/fuzz_request.c request.o

@@ -24,6 +24,7 @@
 #include "relay.h"
 #include "reply.h"
 #include "request.h"
+#include "sandbox.h"
 #include "server.h"
 #include "util.h"
 
@@ -45,6 +46,7 @@ struct session {
 	int name_opted_in; /* an --allow-dest rule names the host */
 	char user[AUTH_USER_MAX]; /* the authenticated user, for the log */
 	char uid[24]; /* the client's local uid, for the log */
+	int log_syslog; /* fd 2 is no place for the log */
 };
 
 /*
@@ -303,6 +305,38 @@ serve(struct session *s)
 }
 
 /*
+ * Confines this process for its role (see sandbox.h) before it reads a
+ * byte of a request.  Returns 0, or -1 when it cannot be confined as
+ * --sandbox requires, after saying why.
+ */
+static int
+confine(struct session *s, enum sandbox_role role)
+{
+	struct sandbox sb;
+	char err[256];
+
+	sandbox_init(&sb, s->opt.sandbox, s->log_syslog ? -1 : STDERR_FILENO);
+	sb.proc = s->opt.nuids > 0;
+	if (s->opt.auth_file != NULL)
+		sandbox_allow_file(&sb, s->opt.auth_file);
+	if (sandbox_apply(&sb, role, err, sizeof(err)) == 0)
+		return 0;
+	log_warnx("sandbox: %s; not serving", err);
+	return -1;
+}
+
+/* Serves the client confined, or answers 500 when it cannot be. */
+static int
+serve_confined(struct session *s)
+{
+	if (confine(s, SANDBOX_CONNECTION) == -1) {
+		refuse(s, OUT_INTERNAL_ERROR);
+		return EXIT_FAILURE;
+	}
+	return serve(s);
+}
+
+/*
  * The high-rate mode: accepts on lfd and forks; each child goes on to serve
  * its connection like any other.  err holds the message when lfd is -1.
  */
@@ -315,13 +349,15 @@ serve_listener(struct session *s, int lfd, const char *err)
 		log_warnx("%s", err);
 		return EXIT_USAGE;
 	}
+	if (confine(s, SANDBOX_LISTENER) == -1)
+		return EXIT_FAILURE;
 	rc = server_run(lfd, s->opt.max_children, &conn);
 	if (rc != SERVER_CHILD)
 		return rc;
 	s->start_ms = util_now_ms();
 	if (launch_accepted(&s->client, conn) == LAUNCH_CLIENT_GONE)
 		return EXIT_SUCCESS;
-	return serve(s);
+	return serve_confined(s);
 }
 
 int
@@ -335,7 +371,8 @@ main(int argc, char *argv[])
 	s.dial.fd = -1;
 	signal(SIGPIPE, SIG_IGN);
 	stderr_closed = launch_guard_std_fds();
-	log_init(stderr_closed || launch_stderr_is_client());
+	s.log_syslog = stderr_closed || launch_stderr_is_client();
+	log_init(s.log_syslog);
 	switch (options_parse(argc, argv, &s.opt, err, sizeof(err))) {
 	case OPTIONS_RUN:
 		break;
@@ -359,5 +396,5 @@ main(int argc, char *argv[])
 	}
 	if (s.client.listening)
 		return serve_listener(&s, s.client.in_fd, err);
-	return serve(&s);
+	return serve_confined(&s);
 }

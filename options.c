@@ -18,6 +18,7 @@ static const char options_usage[] =
     "                [-i seconds] [-L addr:port] [-l seconds] [-m count]\n"
     "                [-n seconds] [-p list] [-R realm] [-r seconds] "
     "[-u list]\n"
+    "                [-Z mode]\n"
     "\n"
     "HTTP CONNECT proxy for one connection handed over by systemd\n"
     "(Accept=yes), inetd, xinetd or a UCSPI server.\n"
@@ -60,6 +61,10 @@ static const char options_usage[] =
     "                               (default 1024)\n"
     "  -S, --no-splice              relay through a user-space buffer, "
     "not splice(2)\n"
+    "  -Z, --sandbox MODE           full (seccomp and Landlock, the default),"
+    "\n"
+    "                               seccomp (a kernel without Landlock) or "
+    "off\n"
     "  -h, --help                   show this help and exit\n"
     "  -V, --version                show the version and exit\n";
 
@@ -79,6 +84,7 @@ static const struct option options_long[] = {
 	{ "listen", required_argument, NULL, 'L' },
 	{ "fork", no_argument, NULL, 'F' },
 	{ "max-children", required_argument, NULL, 'm' },
+	{ "sandbox", required_argument, NULL, 'Z' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -163,6 +169,8 @@ options_apply(int c, const char *arg, struct options *opt)
 		return 0;
 	case 'm':
 		return options_count(arg, &opt->max_children);
+	case 'Z':
+		return sandbox_parse_mode(arg, &opt->sandbox);
 	case 'R':
 		return options_realm(arg, opt->realm, sizeof(opt->realm));
 	case 'u':
@@ -202,8 +210,9 @@ options_parse(
 	policy_init(&opt->policy);
 	util_strlcpy(opt->realm, "connectd", sizeof(opt->realm));
 	opt->max_children = 1024;
+	opt->sandbox = SANDBOX_FULL;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":A:a:c:d:FhL:i:l:m:n:p:R:r:Su:V",
+	while ((c = getopt_long(argc, argv, ":A:a:c:d:FhL:i:l:m:n:p:R:r:Su:VZ:",
 		    options_long, NULL)) != -1) {
 		if (c == 'h') {
 			fputs(options_usage, stdout);

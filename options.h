@@ -12,6 +12,7 @@
 
 #include "peer.h"
 #include "policy.h"
+#include "sandbox.h"
 
 #define OPTIONS_REALM_MAX 128
 
@@ -30,6 +31,7 @@ struct options {
 	const char *listen; /* --listen ADDR:PORT, or NULL */
 	int fork; /* --fork: serve a listening socket handed over */
 	size_t max_children; /* live children in the high-rate mode */
+	enum sandbox_mode sandbox; /* --sandbox */
 };
 
 enum options_status {
