@@ -306,34 +306,38 @@ serve(struct session *s)
 
 /*
  * Confines this process for its role (see sandbox.h) before it reads a
- * byte of a request.  Returns 0, or -1 when it cannot be confined as
- * --sandbox requires, after saying why.
+ * byte of a request.  Returns OUT_OK, or when it cannot be confined as
+ * --sandbox requires, after saying why, OUT_RESOURCES_EXHAUSTED (no
+ * descriptor to build the sandbox with) or OUT_INTERNAL_ERROR.
  */
-static int
+static enum outcome
 confine(struct session *s, enum sandbox_role role)
 {
 	struct sandbox sb;
 	char err[256];
+	int no_fds;
 
 	sandbox_init(&sb, s->opt.sandbox, s->log_syslog ? -1 : STDERR_FILENO);
 	sb.proc = s->opt.nuids > 0;
 	if (s->opt.auth_file != NULL)
 		sandbox_allow_file(&sb, s->opt.auth_file);
 	if (sandbox_apply(&sb, role, err, sizeof(err)) == 0)
-		return 0;
+		return OUT_OK;
+	no_fds = errno == EMFILE || errno == ENFILE;
 	log_warnx("sandbox: %s; not serving", err);
-	return -1;
+	return no_fds ? OUT_RESOURCES_EXHAUSTED : OUT_INTERNAL_ERROR;
 }
 
-/* Serves the client confined, or answers 500 when it cannot be. */
+/* Serves the client confined, or refuses it when it cannot be. */
 static int
 serve_confined(struct session *s)
 {
-	if (confine(s, SANDBOX_CONNECTION) == -1) {
-		refuse(s, OUT_INTERNAL_ERROR);
-		return EXIT_FAILURE;
-	}
-	return serve(s);
+	enum outcome o = confine(s, SANDBOX_CONNECTION);
+
+	if (o == OUT_OK)
+		return serve(s);
+	refuse(s, o);
+	return o == OUT_RESOURCES_EXHAUSTED ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 /*
@@ -349,7 +353,7 @@ serve_listener(struct session *s, int lfd, const char *err)
 		log_warnx("%s", err);
 		return EXIT_USAGE;
 	}
-	if (confine(s, SANDBOX_LISTENER) == -1)
+	if (confine(s, SANDBOX_LISTENER) != OUT_OK)
 		return EXIT_FAILURE;
 	rc = server_run(lfd, s->opt.max_children, &conn);
 	if (rc != SERVER_CHILD)

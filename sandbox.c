@@ -18,6 +18,7 @@
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -422,6 +423,20 @@ sandbox_sigsys(int sig, siginfo_t *si, void *ctx)
 	_exit(EXIT_FAILURE);
 }
 
+/* Formats the message of a failed step; returns -1, errno kept. */
+static int __attribute__((format(printf, 3, 4)))
+sandbox_fail(char *err, size_t errsize, const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errsize, fmt, ap);
+	va_end(ap);
+	errno = saved;
+	return -1;
+}
+
 /* Lowers a limit, never raises it: a launcher's tighter limit stays. */
 static int
 sandbox_limit(int resource, rlim_t max)
@@ -448,10 +463,9 @@ sandbox_limits(enum sandbox_role role, char *err, size_t errsize)
 {
 	if (sandbox_limit(RLIMIT_CORE, 0) == -1 ||
 	    (role == SANDBOX_CONNECTION &&
-		sandbox_limit(RLIMIT_NOFILE, SANDBOX_NOFILE) == -1)) {
-		snprintf(err, errsize, "resource limits: %s", strerror(errno));
-		return -1;
-	}
+		sandbox_limit(RLIMIT_NOFILE, SANDBOX_NOFILE) == -1))
+		return sandbox_fail(
+		    err, errsize, "resource limits: %s", strerror(errno));
 	return 0;
 }
 
@@ -596,28 +610,28 @@ sandbox_landlock(
 {
 	struct sandbox_ll_attr attr;
 	size_t size;
-	int abi, ruleset, rc;
+	int abi, ruleset, rc, saved;
 
-	if ((abi = sandbox_landlock_abi()) == -1) {
-		snprintf(err, errsize,
+	if ((abi = sandbox_landlock_abi()) == -1)
+		return sandbox_fail(err, errsize,
 		    "the kernel has no Landlock (%s): boot it with landlock "
 		    "in lsm=, or run with --sandbox=seccomp",
 		    errno == EOPNOTSUPP ? "disabled at boot" : strerror(errno));
-		return -1;
-	}
 	size = sandbox_landlock_attr(abi, &attr);
 	ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
-	if (ruleset == -1) {
-		snprintf(err, errsize, "Landlock ruleset: %s", strerror(errno));
-		return -1;
-	}
+	if (ruleset == -1)
+		return sandbox_fail(
+		    err, errsize, "Landlock ruleset: %s", strerror(errno));
 	rc = sandbox_landlock_rules(ruleset, sb, role);
 	if (rc == -1)
-		snprintf(err, errsize, "Landlock rule: %s", strerror(errno));
+		sandbox_fail(
+		    err, errsize, "Landlock rule: %s", strerror(errno));
 	else if ((rc = (int)syscall(SYS_landlock_restrict_self, ruleset, 0)) ==
 	    -1)
-		snprintf(err, errsize, "Landlock: %s", strerror(errno));
+		sandbox_fail(err, errsize, "Landlock: %s", strerror(errno));
+	saved = errno;
 	close(ruleset);
+	errno = saved;
 	return rc;
 }
 
@@ -653,9 +667,8 @@ sandbox_seccomp(enum sandbox_role role, char *err, size_t errsize)
 		/* A wrong SANDBOX_PID_AT would leave the signals open: check. */
 		if (conn[SANDBOX_PID_AT].code != (BPF_JMP | BPF_JEQ | BPF_K) ||
 		    conn[SANDBOX_PID_AT].k != 0) {
-			snprintf(err, errsize, "seccomp filter: pid slot");
 			errno = EINVAL;
-			return -1;
+			return sandbox_fail(err, errsize, "seccomp: pid slot");
 		}
 		conn[SANDBOX_PID_AT].k = (uint32_t)getpid();
 		prog.filter = conn;
@@ -668,19 +681,18 @@ sandbox_seccomp(enum sandbox_role role, char *err, size_t errsize)
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
 		SECCOMP_FILTER_FLAG_TSYNC, &prog) == 0)
 		return 0;
-	snprintf(err, errsize, "seccomp filter: %s%s", strerror(errno),
+	return sandbox_fail(err, errsize, "seccomp filter: %s%s",
+	    strerror(errno),
 	    errno == EINVAL || errno == ENOSYS
 		? " (a kernel without CONFIG_SECCOMP_FILTER); run with "
 		  "--sandbox=off to serve unconfined"
 		: "");
-	return -1;
 #else
 	(void)role;
-	snprintf(err, errsize,
+	errno = ENOSYS;
+	return sandbox_fail(err, errsize,
 	    "no seccomp filter for this architecture: run with --sandbox=off "
 	    "to serve unconfined");
-	errno = ENOSYS;
-	return -1;
 #endif
 }
 
@@ -693,16 +705,14 @@ sandbox_apply(
 	if (sandbox_limits(role, err, errsize) == -1)
 		return -1;
 	/* Landlock and an unprivileged seccomp filter both require it. */
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
-		snprintf(err, errsize, "no_new_privs: %s", strerror(errno));
-		return -1;
-	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		return sandbox_fail(
+		    err, errsize, "no_new_privs: %s", strerror(errno));
 	if (sb->mode == SANDBOX_FULL &&
 	    sandbox_landlock(sb, role, err, errsize) == -1)
 		return -1;
-	if (sandbox_arm(sb->log_fd) == -1) {
-		snprintf(err, errsize, "SIGSYS handler: %s", strerror(errno));
-		return -1;
-	}
+	if (sandbox_arm(sb->log_fd) == -1)
+		return sandbox_fail(
+		    err, errsize, "SIGSYS handler: %s", strerror(errno));
 	return sandbox_seccomp(role, err, errsize);
 }

@@ -61,6 +61,7 @@ int sandbox_parse_mode(const char *text, enum sandbox_mode *mode);
  * confined further.  Nothing is done in SANDBOX_OFF mode.  Returns 0, or -1
  * with errno and a message in err (of errsize bytes) when the kernel lacks a
  * feature the mode requires or a step fails: the caller must not serve.
+ * errno EMFILE or ENFILE means there was no descriptor to build it with.
  */
 int sandbox_apply(const struct sandbox *sb, enum sandbox_role role, char *err,
     size_t errsize);
