@@ -91,7 +91,8 @@ wrap_connectd() {
 	start_target echo
 	printf 'alice:%s\n' "$("$PY" "$TOOLS/hashpw.py" yescrypt secret)" >users
 	chmod 600 users
-	start_proxy accept --allow-port "$TPORT" --allow-uid 0 --auth-file "$BATS_TEST_TMPDIR/users"
+	start_proxy accept --sandbox=full --allow-port "$TPORT" --allow-uid 0 \
+		--auth-file "$BATS_TEST_TMPDIR/users"
 	expect_tunnel "CONNECT localhost:{T} HTTP/1.1\r\nHost: localhost:{T}\r\nProxy-Authorization: Basic $(printf alice:secret | base64)\r\n\r\n"
 	report_cases
 	wait_log 1
@@ -233,7 +234,7 @@ wrap_connectd() {
 	local port
 	port=$(free_port)
 	wrap_connectd "$NOFEATURE landlock"
-	run "$CONNECTD" --listen "127.0.0.1:$port"
+	run timeout 10 "$CONNECTD" --listen "127.0.0.1:$port"
 	echo "$output"
 	((status == 1))
 	[[ $output == *'sandbox: the kernel has no Landlock (disabled at boot)'* ]]
