@@ -70,6 +70,25 @@ wrap_connectd() {
 	CONNECTD=$BATS_TEST_TMPDIR/wrapped
 }
 
+# refused_without FEATURE LAUNCHER MODE LOG_RE : on a kernel without
+# FEATURE, connectd under LAUNCHER answers 500, logs LOG_RE and exits 1;
+# with --sandbox=MODE it serves
+refused_without() {
+	start_target echo
+	wrap_connectd "$NOFEATURE $1"
+	start_proxy "$2" --allow-port "$TPORT"
+	expect_error 500 internal_error "$REQ"
+	CASES_RUN=0
+	wait_log 1
+	log_lines | grep -q "$4" || fail "$(cat "$PROXY_LOG")"
+	grep -q ' died with code 1$' "$PROXY_LOG" || fail "$(cat "$PROXY_LOG")"
+	common_teardown || true
+	start_target echo
+	start_proxy "$2" --allow-port "$TPORT" "--sandbox=$3"
+	expect_tunnel "$REQ"
+	report_cases
+}
+
 @test "every launcher: connectd waits for the request already confined (no_new_privs, one filter, 64 fds, no core)" {
 	local launcher pid
 	start_target echo
@@ -198,36 +217,13 @@ wrap_connectd() {
 }
 
 @test "a kernel without Landlock: 500 and a log line, nothing served; --sandbox=seccomp serves" {
-	start_target echo
-	wrap_connectd "$NOFEATURE landlock"
-	start_proxy accept --allow-port "$TPORT"
-	expect_error 500 internal_error "$REQ"
-	CASES_RUN=0
-	wait_log 1
-	log_lines | grep -q '^connectd: sandbox: the kernel has no Landlock (disabled at boot): .*--sandbox=seccomp; not serving$' ||
-		fail "$(cat "$PROXY_LOG")"
-	grep -q ' died with code 1$' "$PROXY_LOG" || fail "$(cat "$PROXY_LOG")"
-	common_teardown || true
-	start_target echo
-	start_proxy accept --allow-port "$TPORT" --sandbox=seccomp
-	expect_tunnel "$REQ"
-	report_cases
+	refused_without landlock accept seccomp \
+		'^connectd: sandbox: the kernel has no Landlock (disabled at boot): .*--sandbox=seccomp; not serving$'
 }
 
 @test "a kernel without seccomp filters: 500 and a log line; --sandbox=off serves" {
-	start_target echo
-	wrap_connectd "$NOFEATURE seccomp"
-	start_proxy inetd --allow-port "$TPORT"
-	expect_error 500 internal_error "$REQ"
-	CASES_RUN=0
-	wait_log 1
-	log_lines | grep -q '^connectd: sandbox: seccomp filter: Invalid argument (a kernel without CONFIG_SECCOMP_FILTER); run with --sandbox=off to serve unconfined; not serving$' ||
-		fail "$(cat "$PROXY_LOG")"
-	common_teardown || true
-	start_target echo
-	start_proxy inetd --allow-port "$TPORT" --sandbox=off
-	expect_tunnel "$REQ"
-	report_cases
+	refused_without seccomp inetd off \
+		'^connectd: sandbox: seccomp filter: Invalid argument (a kernel without CONFIG_SECCOMP_FILTER); run with --sandbox=off to serve unconfined; not serving$'
 }
 
 @test "high-rate mode on a kernel without Landlock: the parent does not start, exit 1" {
