@@ -2,8 +2,9 @@
  * Proxy authentication: the strict Basic decoder, the password file loader
  * and the check that ties them together with libxcrypt.  The file is read
  * once into one buffer that the user table points into.  Decoded Basic
- * credentials cost exactly one hash, known user or not, so that answering
- * fast does not tell which users exist.
+ * credentials cost exactly one hash, known user or not, and an unknown
+ * user's is the file's most expensive one, so that answering fast does not
+ * tell which users exist.
  */
 #include "auth.h"
 
@@ -32,6 +33,8 @@ struct auth_file {
 	struct auth_entry *ents; /* in file order */
 	size_t n; /* >= 1 */
 	size_t cap;
+	size_t dummy; /* the entry an unknown user is hashed with */
+	double dummy_cost; /* its auth_cost() */
 };
 
 /* Where decoded bytes go: user until the first ':', then the password. */
@@ -237,6 +240,15 @@ auth_open(const char *path, struct stat *st, char *err, size_t errsize)
 		snprintf(err, errsize,
 		    "%s: readable or writable by others (mode %04o)", path,
 		    (unsigned int)(st->st_mode & 07777));
+	} else if ((st->st_mode & 020) != 0) {
+		snprintf(err, errsize, "%s: writable by its group (mode %04o)",
+		    path, (unsigned int)(st->st_mode & 07777));
+	} else if (st->st_uid != 0 && st->st_uid != geteuid()) {
+		/* Its owner can rewrite it: only root and we are trusted. */
+		snprintf(err, errsize,
+		    "%s: owned by uid %lu, neither root nor uid %lu that "
+		    "connectd runs as",
+		    path, (unsigned long)st->st_uid, (unsigned long)geteuid());
 	} else if (st->st_size > AUTH_FILE_MAX) {
 		snprintf(err, errsize, "%s: larger than %d bytes", path,
 		    AUTH_FILE_MAX);
@@ -324,6 +336,173 @@ auth_check_line(const char *line, const char **hash)
 	}
 }
 
+/* crypt(3)'s "./0-9A-Za-z" digit value, or -1. */
+static int
+auth_itoa64(char c)
+{
+	static const char digits[] =
+	    "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	const char *p = c != '\0' ? strchr(digits, c) : NULL;
+
+	return p != NULL ? (int)(p - digits) : -1;
+}
+
+/*
+ * Reads one of yescrypt's variable-length numbers (libxcrypt
+ * yescrypt-common.c decode64_uint32) from *s into *v, at least min, and
+ * moves *s past it.  Returns 0, or -1 for a byte that is no digit.
+ */
+static int
+auth_y_number(const char **s, unsigned long long min, unsigned long long *v)
+{
+	unsigned long long start = 0, end = 47, chars = 1, bits = 0;
+	int c;
+
+	if ((c = auth_itoa64(*(*s)++)) == -1)
+		return -1;
+	*v = min;
+	/* end climbs 47, 55, 59, 61, 62, 63: at most six digits. */
+	while ((unsigned long long)c > end) {
+		*v += (end + 1 - start) << bits;
+		start = end + 1;
+		end = start + (62 - end) / 2;
+		chars++;
+		bits += 6;
+	}
+	*v += ((unsigned long long)c - start) << bits;
+	while (--chars > 0) {
+		if ((c = auth_itoa64(*(*s)++)) == -1)
+			return -1;
+		bits -= 6;
+		*v += (unsigned long long)c << bits;
+	}
+	return 0;
+}
+
+/*
+ * yescrypt's cost, N * r * p and the time factor t, from the parameters
+ * after "$y$" or "$gy$": flavor, log2 N, r, then optionally which of p, t,
+ * g and NROM follow, p and t first.  ~200 ns per unit of N * r.
+ */
+static double
+auth_cost_yescrypt(const char *s)
+{
+	unsigned long long flavor, n_log2, r, have = 0, p = 1, t = 0;
+	double time = 1.0; /* t = 0: the mixing loop runs 4N/3 times */
+
+	if (auth_y_number(&s, 0, &flavor) == -1 ||
+	    auth_y_number(&s, 1, &n_log2) == -1 || n_log2 > 63 ||
+	    auth_y_number(&s, 1, &r) == -1)
+		return 0;
+	if (*s != '$' && auth_y_number(&s, 1, &have) == -1)
+		return 0;
+	if (((have & 1) && auth_y_number(&s, 2, &p) == -1) ||
+	    ((have & 2) && auth_y_number(&s, 1, &t) == -1))
+		return 0;
+	if (t == 1)
+		time = 1.125; /* 3N/2 times */
+	else if (t > 1)
+		time = 0.75 * (double)t; /* tN times */
+	return 200.0 * (double)(1ULL << n_log2) * (double)r * (double)p * time;
+}
+
+/* A little-endian number of n crypt(3) digits; -1 for a bad one. */
+static double
+auth_le_number(const char *s, int n)
+{
+	double v = 0, scale = 1;
+	int i, c;
+
+	for (i = 0; i < n; i++) {
+		if ((c = auth_itoa64(s[i])) == -1)
+			return -1;
+		v += c * scale;
+		scale *= 64;
+	}
+	return v;
+}
+
+/* scrypt "$7$": log2 N in one digit, then r and p in five each. */
+static double
+auth_cost_scrypt(const char *s)
+{
+	int n_log2 = auth_itoa64(s[0]);
+	double r = auth_le_number(s + 1, 5), p = auth_le_number(s + 6, 5);
+
+	if (n_log2 < 1 || n_log2 > 63 || r < 0 || p < 0)
+		return 0;
+	return 330.0 * (double)(1ULL << n_log2) * r * p;
+}
+
+/* The decimal number at the start of s (0 for none), capped at 1e12. */
+static double
+auth_decimal(const char *s)
+{
+	double v = 0;
+
+	for (; *s >= '0' && *s <= '9' && v < 1e12; s++)
+		v = v * 10 + (*s - '0');
+	return v;
+}
+
+/* The number after "rounds=" at s, or def when s does not start so. */
+static double
+auth_rounds(const char *s, double def)
+{
+	return strncmp(s, "rounds=", 7) == 0 ? auth_decimal(s + 7) : def;
+}
+
+/* bcrypt "$2b$NN$": 2^NN rounds of ~60 us. */
+static double
+auth_cost_bcrypt(const char *s)
+{
+	if (s[0] < '0' || s[0] > '3' || s[1] < '0' || s[1] > '9')
+		return 0;
+	return 60000.0 * (double)(1ULL << ((s[0] - '0') * 10 + (s[1] - '0')));
+}
+
+/*
+ * What verifying against hash costs, estimated from the method and cost in
+ * its setting, in nanoseconds as measured on an x86-64 core with libxcrypt
+ * 4.4.33.  Only the order matters: an unknown user is hashed with the most
+ * expensive hash.  A method not listed here counts as 0, never chosen over
+ * one that is.
+ */
+static double
+auth_cost(const char *h)
+{
+	double v;
+
+	if (strncmp(h, "$y$", 3) == 0)
+		return auth_cost_yescrypt(h + 3);
+	if (strncmp(h, "$gy$", 4) == 0)
+		return auth_cost_yescrypt(h + 4);
+	if (strncmp(h, "$7$", 3) == 0)
+		return auth_cost_scrypt(h + 3);
+	if (strncmp(h, "$2", 2) == 0 && h[2] != '\0' && h[3] == '$')
+		return auth_cost_bcrypt(h + 4);
+	/* sha-crypt: 5000 rounds unless said, clamped to 1000 at least. */
+	if (strncmp(h, "$6$", 3) == 0 || strncmp(h, "$5$", 3) == 0) {
+		v = auth_rounds(h + 3, 5000);
+		return (h[1] == '6' ? 310.0 : 410.0) * (v < 1000 ? 1000 : v);
+	}
+	if (strncmp(h, "$sha1$", 6) == 0)
+		return 1000.0 * auth_decimal(h + 6);
+	/* SunMD5 adds 4096 basic rounds to the ones it names. */
+	if (strncmp(h, "$md5$", 5) == 0 || strncmp(h, "$md5,", 5) == 0)
+		return 1470.0 * (4096 + auth_rounds(h + 5, 0));
+	if (strncmp(h, "$1$", 3) == 0)
+		return 150000.0;
+	if (h[0] == '_')
+		return 175.0 * auth_le_number(h + 1, 4);
+	if (strncmp(h, "$3$", 3) == 0)
+		return 2000.0;
+	/* Traditional DES and bigcrypt: no prefix. */
+	if (h[0] != '$')
+		return 7000.0;
+	return 0;
+}
+
 /* Appends one entry, growing the table by doubling up to the cap. */
 static int
 auth_add(
@@ -331,6 +510,7 @@ auth_add(
 {
 	struct auth_entry *e;
 	size_t cap;
+	double cost;
 
 	if (af->n == af->cap) {
 		cap = af->cap == 0 ? 16 : af->cap * 2;
@@ -344,6 +524,12 @@ auth_add(
 	af->ents[af->n].user = user;
 	af->ents[af->n].hash = hash;
 	af->ents[af->n].line = line;
+	/* The first of the most expensive: a file of one kind keeps its first. */
+	cost = auth_cost(hash);
+	if (af->n == 0 || cost > af->dummy_cost) {
+		af->dummy = af->n;
+		af->dummy_cost = cost;
+	}
 	af->n++;
 	return 0;
 }
@@ -535,8 +721,9 @@ auth_check(const struct auth_file *af, const char *value, size_t len,
 	r = auth_decode_basic(value, len, u, sizeof(u), p, sizeof(p));
 	if (r == AUTH_OK) {
 		e = auth_find(af, u);
-		/* An unknown user pays for a hash too: the first user's. */
-		if (!auth_verify(e != NULL ? e->hash : af->ents[0].hash, p) ||
+		/* An unknown user pays for a hash too: the costliest one. */
+		if (!auth_verify(
+			e != NULL ? e->hash : af->ents[af->dummy].hash, p) ||
 		    e == NULL)
 			r = AUTH_REQUIRED;
 		else if (usersize > 0)

@@ -28,14 +28,16 @@ enum auth_result {
  * configuration file): lines "user:hash", where user is 1-255 bytes without
  * ':' or control bytes and hash is a crypt(3) hash libxcrypt accepts (no
  * ':', blank or control byte).  Empty lines and lines starting with '#' are
- * skipped; a "\r\n" line end is taken as "\n".  The mode is checked on the
- * opened descriptor, not the path.
+ * skipped; a "\r\n" line end is taken as "\n".  Mode and owner are checked
+ * on the opened descriptor, not the path: the file checked is the one read.
  * Returns 0 and *out, owned by the caller (free with auth_free()), or -1 with
  * a message naming path (and the line number, for a bad line) in err of
  * errsize bytes, *out untouched, when the file cannot be opened or read, is
- * not a regular file, is readable or writable by others (mode & 006), is
- * larger than AUTH_FILE_MAX, has a line longer than AUTH_LINE_MAX, a bad
- * line, a duplicate user, more than AUTH_USERS_MAX users or none.
+ * not a regular file, is readable or writable by others (mode & 006) or
+ * writable by its group (mode & 020), is owned by neither root nor the
+ * effective uid, is larger than AUTH_FILE_MAX, has a line longer than
+ * AUTH_LINE_MAX, a bad line, a duplicate user, more than AUTH_USERS_MAX
+ * users or none.
  * Memory held is the file's size plus one entry per user.
  */
 int
@@ -51,8 +53,9 @@ void auth_free(struct auth_file *af);
  * truncated; user may be NULL when usersize is 0), AUTH_REQUIRED (no
  * credentials, another scheme, unknown user or wrong password) or
  * AUTH_MALFORMED (see auth_decode_basic()); on anything but AUTH_OK user is
- * set to "".  An unknown user costs one hash with the first user's stored
- * hash, as a wrong password does; the hashes are compared in constant time.
+ * set to "".  An unknown user costs one hash, as a wrong password does, with
+ * the stored hash whose method and cost parameters are estimated the most
+ * expensive (the first such); the hashes are compared in constant time.
  * The decoded credentials are wiped before returning; none are logged.
  * Uses one static crypt buffer: not thread-safe.
  */

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "options.h"
 #include "peer.h"
+#include "proctitle.h"
 #include "relay.h"
 #include "reply.h"
 #include "request.h"
@@ -31,6 +32,7 @@
 #define EXIT_USAGE 2
 #define REPLY_WRITE_MS 5000 /* to write our answer to a slow reader */
 #define LINGER_MS 2000 /* to drain a refused client's input */
+#define SHOWN_TARGET_MAX 300 /* the target in the process title, escaped */
 
 /* One connection, from accept to the log line. */
 struct session {
@@ -50,7 +52,7 @@ struct session {
 };
 
 /*
- * Reads until req_parse() has a verdict, the client closes, or the request
+ * Reads until the parser has a verdict, the client closes, or the request
  * deadline passes.  Returns the parser's outcome, OUT_INCOMPLETE for an EOF
  * mid-head, OUT_REQUEST_TIMEOUT, or OUT_NO_REQUEST when not one byte came
  * (then s->rec.end says why).
@@ -60,6 +62,8 @@ read_request(struct session *s, int64_t deadline)
 {
 	struct pollfd pfd = { .fd = s->client.in_fd, .events = POLLIN };
 
+	/* Each read resumes the parse: a trickled head is parsed once. */
+	req_init(&s->req);
 	for (;;) {
 		ssize_t n = read(s->client.in_fd, s->head + s->head_got,
 		    sizeof(s->head) - s->head_got);
@@ -68,7 +72,7 @@ read_request(struct session *s, int64_t deadline)
 
 		if (n > 0) {
 			s->head_got += (size_t)n;
-			o = req_parse(s->head, s->head_got, &s->req);
+			o = req_resume(s->head, s->head_got, &s->req);
 			if (o != OUT_INCOMPLETE)
 				return o;
 			continue;
@@ -223,6 +227,7 @@ run_tunnel(struct session *s)
 	if (s->client.is_socket)
 		set_nodelay(s->client.in_fd);
 	set_nodelay(s->dial.fd);
+	relay_inline_urgent(s->dial.fd);
 	if (s->opt.max_lifetime_ms > 0)
 		lifetime = util_now_ms() + s->opt.max_lifetime_ms;
 	relay_run(&ends, s->head + s->req.head_len,
@@ -230,8 +235,11 @@ run_tunnel(struct session *s)
 	    &s->relay);
 	s->rec.up = s->relay.up;
 	s->rec.down = s->relay.down;
-	s->rec.end = s->relay.end;
-	s->rec.closed_by = s->relay.closed_by;
+	s->rec.urgent_up = s->relay.urgent_up;
+	s->rec.urgent_down = s->relay.urgent_down;
+	s->rec.end = relay_end_name(s->relay.end);
+	if (s->relay.closed)
+		s->rec.closed_by = relay_side_name(s->relay.closed_by);
 }
 
 /* Sends the error answer for o, then closes the client gracefully. */
@@ -272,10 +280,29 @@ record_begin(struct session *s)
 	s->rec.dns_ms = -1;
 }
 
+/*
+ * Shows what this process does in its title: the client, the target once
+ * the request parsed (escaped like the log's), and the phase.
+ */
+static void
+show_phase(const struct session *s, int parsed, const char *phase)
+{
+	char target[SHOWN_TARGET_MAX];
+
+	if (!parsed) {
+		proctitle_set("connectd: %s [%s]", s->client.client, phase);
+		return;
+	}
+	util_escape(target, sizeof(target), s->req.target, s->req.target_len);
+	proctitle_set(
+	    "connectd: %s -> %s [%s]", s->client.client, target, phase);
+}
+
 static int
 serve(struct session *s)
 {
 	enum outcome o;
+	int parsed;
 
 	record_begin(s);
 	if (util_set_nonblock(s->client.in_fd) == -1 ||
@@ -284,13 +311,21 @@ serve(struct session *s)
 		log_warn("client fd");
 		return EXIT_FAILURE;
 	}
+	/* Urgent bytes stay in the stream from the first byte on. */
+	if (s->client.is_socket)
+		relay_inline_urgent(s->client.in_fd);
+	show_phase(s, 0, "request");
 	o = read_request(s, s->start_ms + s->opt.request_timeout_ms);
 	s->rec.target = s->req.target;
 	s->rec.target_len = s->req.target_len;
-	if (o == OUT_OK)
+	parsed = o == OUT_OK;
+	if (o == OUT_OK) {
+		show_phase(s, 1, "dialing");
 		o = check_and_dial(s);
+	}
 	s->rec.reason = reply_reason(o);
 	s->rec.rcode = reply_rcode(o);
+	show_phase(s, parsed, o == OUT_OK ? "tunnel" : "refusing");
 	if (o == OUT_OK)
 		run_tunnel(s);
 	else
@@ -364,6 +399,44 @@ serve_listener(struct session *s, int lfd, const char *err)
 	return serve_confined(s);
 }
 
+/*
+ * Settles where the log goes once the client's n fds are known (none for a
+ * listener): never into the client's stream.
+ */
+static void
+settle_log_sink(
+    struct session *s, int stderr_closed, const int *client_fds, size_t n)
+{
+	s->log_syslog = stderr_closed || launch_stderr_is_client(client_fds, n);
+	log_init(s->log_syslog);
+}
+
+/*
+ * After a bad option or configuration line: a client that a launcher
+ * handed over gets 500 config_error and its log line, rather than a bare
+ * close, so the mistake shows at both ends.  Returns the exit status, 2.
+ */
+static int
+refuse_misconfigured(struct session *s, int stderr_closed)
+{
+	char err[256];
+
+	if (launch_detect(&s->client, 1, err, sizeof(err)) != LAUNCH_OK ||
+	    s->client.listening)
+		return EXIT_USAGE;
+	settle_log_sink(s, stderr_closed,
+	    (const int[]){ s->client.in_fd, s->client.out_fd }, 2);
+	record_begin(s);
+	if (util_set_nonblock(s->client.in_fd) == 0 &&
+	    util_set_nonblock(s->client.out_fd) == 0) {
+		s->rec.reason = reply_reason(OUT_CONFIG_ERROR);
+		refuse(s, OUT_CONFIG_ERROR);
+	}
+	s->rec.duration_ms = util_now_ms() - s->start_ms;
+	log_record(&s->rec);
+	return EXIT_USAGE;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -373,10 +446,11 @@ main(int argc, char *argv[])
 
 	s.start_ms = util_now_ms();
 	s.dial.fd = -1;
+	argv = proctitle_init(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	stderr_closed = launch_guard_std_fds();
-	s.log_syslog = stderr_closed || launch_stderr_is_client();
-	log_init(s.log_syslog);
+	/* Until the launcher is known, any standard fd may be the client. */
+	log_init(stderr_closed || launch_stderr_may_be_client());
 	switch (options_parse(argc, argv, &s.opt, err, sizeof(err))) {
 	case OPTIONS_RUN:
 		break;
@@ -384,11 +458,13 @@ main(int argc, char *argv[])
 		return EXIT_SUCCESS;
 	case OPTIONS_USAGE:
 		log_warnx("%s (see connectd --help)", err);
-		return EXIT_USAGE;
+		return refuse_misconfigured(&s, stderr_closed);
 	}
-	if (s.opt.listen != NULL)
+	if (s.opt.listen != NULL) {
+		settle_log_sink(&s, stderr_closed, NULL, 0);
 		return serve_listener(
 		    &s, server_listen(s.opt.listen, err, sizeof(err)), err);
+	}
 	switch (launch_detect(&s.client, s.opt.fork, err, sizeof(err))) {
 	case LAUNCH_OK:
 		break;
@@ -398,7 +474,11 @@ main(int argc, char *argv[])
 		log_warnx("%s", err);
 		return EXIT_USAGE;
 	}
-	if (s.client.listening)
+	if (s.client.listening) {
+		settle_log_sink(&s, stderr_closed, NULL, 0);
 		return serve_listener(&s, s.client.in_fd, err);
+	}
+	settle_log_sink(&s, stderr_closed,
+	    (const int[]){ s.client.in_fd, s.client.out_fd }, 2);
 	return serve_confined(&s);
 }

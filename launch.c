@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include "util.h"
 
 int
@@ -43,23 +45,57 @@ launch_same_file(int a, int b)
 {
 	struct stat sa, sb;
 
-	if (fstat(a, &sa) == -1 || fstat(b, &sb) == -1)
+	if (a < 0 || b < 0 || fstat(a, &sa) == -1 || fstat(b, &sb) == -1)
 		return 0;
 	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-int
-launch_stderr_is_client(void)
+/* Whether fd 2 is a socket of a network family (never journald's stream). */
+static int
+launch_stderr_is_inet(void)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 
 	if (getsockname(2, (struct sockaddr *)&ss, &len) == -1)
 		return 0; /* not a socket: a file, a pipe or a tty */
-	/* journald's stream is AF_UNIX; an inet socket is always a client. */
-	if (ss.ss_family != AF_UNIX)
+	return ss.ss_family != AF_UNIX;
+}
+
+int
+launch_stderr_is_client(const int *client_fds, size_t n)
+{
+	struct stat st;
+	size_t i;
+
+	if (fstat(2, &st) == 0 && S_ISCHR(st.st_mode))
+		return 0; /* a terminal or /dev/null: no client reads it */
+	if (launch_stderr_is_inet())
 		return 1;
-	return launch_same_file(2, 0) || launch_same_file(2, LAUNCH_FDS_START);
+	for (i = 0; i < n; i++)
+		if (launch_same_file(2, client_fds[i]))
+			return 1;
+	return 0;
+}
+
+/*
+ * Reads ${PROTO}NAME, as UCSPI servers set it (TCPREMOTEIP under
+ * PROTO=TCP, TCP6REMOTEIP under PROTO=TCP6).  Returns NULL when PROTO is
+ * unset or not a plain protocol name, or the variable is unset.
+ */
+static const char *
+launch_ucspi_env(const char *name)
+{
+	const char *proto = getenv("PROTO"), *p;
+	char var[48];
+
+	if (proto == NULL || *proto == '\0' || strlen(proto) > 16)
+		return NULL;
+	for (p = proto; *p != '\0'; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+			return NULL;
+	snprintf(var, sizeof(var), "%s%s", proto, name);
+	return getenv(var);
 }
 
 /* Fills l->client from the socket's peer; -1 with errno on failure. */
@@ -84,8 +120,8 @@ launch_peer_from_env(struct launch *l)
 	char text[LOG_ADDR_MAX];
 
 	if (ip == NULL) {
-		ip = getenv("TCPREMOTEIP");
-		port = getenv("TCPREMOTEPORT");
+		ip = launch_ucspi_env("REMOTEIP");
+		port = launch_ucspi_env("REMOTEPORT");
 	}
 	if (ip == NULL) {
 		util_strlcpy(l->client, "-", sizeof(l->client));
@@ -152,6 +188,24 @@ launch_socket_kind(int fd)
 	return listening ? 1 : 0;
 }
 
+int
+launch_stderr_may_be_client(void)
+{
+	int fds[2] = { 0, 1 };
+	size_t n = 0;
+
+	/* The client fds launch_pick() will take, in the same order. */
+	if (getenv("LISTEN_FDS") != NULL) {
+		fds[0] = LAUNCH_FDS_START;
+		n = 1;
+	} else if (launch_socket_kind(0) != -1) {
+		n = 1;
+	} else if (getenv("PROTO") != NULL) {
+		n = 2;
+	}
+	return launch_stderr_is_client(fds, n);
+}
+
 /*
  * Takes fd, of the given launch_socket_kind(), as the client connection, or
  * as a listener when that is allowed.
@@ -210,7 +264,33 @@ launch_pick(struct launch *l, int allow_listener, char *err, size_t errsize)
 	return -1;
 }
 
-/* Records our own address: a client must not be led back to it. */
+/*
+ * Fills l->local from the UCSPI server's ${PROTO}LOCALIP, the address the
+ * client reached, when it is a plain IPv4 or IPv6 address.
+ */
+static void
+launch_local_from_env(struct launch *l)
+{
+	const char *ip = launch_ucspi_env("LOCALIP");
+	struct sockaddr_in *sin = (struct sockaddr_in *)&l->local;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&l->local;
+
+	if (ip == NULL)
+		return;
+	memset(&l->local, 0, sizeof(l->local));
+	if (inet_pton(AF_INET, ip, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		l->has_local = 1;
+	} else if (inet_pton(AF_INET6, ip, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		l->has_local = 1;
+	}
+}
+
+/*
+ * Records our own address, from the socket or else from the launcher: a
+ * client must not be led back to it.
+ */
 static void
 launch_local_address(struct launch *l)
 {
@@ -219,6 +299,8 @@ launch_local_address(struct launch *l)
 	if (l->is_socket)
 		l->has_local = getsockname(l->in_fd,
 				   (struct sockaddr *)&l->local, &len) == 0;
+	if (!l->has_local)
+		launch_local_from_env(l);
 }
 
 /* Fills in who the client is and where it reached us. */

@@ -37,9 +37,18 @@ int launch_guard_std_fds(void);
 
 /*
  * Reports whether fd 2 is unsafe for logging: a network socket, or the same
- * socket as fd 0 or the systemd fd 3, as under inetd and xinetd.
+ * open file (socket, pipe, FIFO) as one of the n client_fds, as under inetd
+ * and xinetd (one socket as fds 0, 1 and 2) or a UCSPI server run with
+ * 2>&1.  A character device (a terminal, /dev/null) is never a client.
  */
-int launch_stderr_is_client(void);
+int launch_stderr_is_client(const int *client_fds, size_t n);
+
+/*
+ * launch_stderr_is_client() before the launcher is known, for the fds that
+ * launch_detect() would take as the client: fd 3 when LISTEN_FDS is set,
+ * else a socket on fd 0, else fds 0 and 1 when PROTO is set.
+ */
+int launch_stderr_may_be_client(void);
 
 /*
  * Detects the launcher and fills in l.  A listening socket is taken (with

@@ -25,9 +25,11 @@ static int log_to_syslog;
 void
 log_init(int to_syslog)
 {
-	log_to_syslog = to_syslog;
-	if (to_syslog)
+	if (log_to_syslog && !to_syslog)
+		closelog();
+	if (to_syslog && !log_to_syslog)
 		openlog("connectd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	log_to_syslog = to_syslog;
 }
 
 static void
@@ -107,12 +109,13 @@ log_record(const struct log_record *r)
 		util_strlcpy(reason, r->reason, sizeof(reason));
 	snprintf(line, sizeof(line),
 	    "client=%s uid=%s user=%s target=%s addr=%s status=%d reason=%s "
-	    "up=%" PRIu64 " down=%" PRIu64 " dns_ms=%" PRId64
-	    " connect_ms=%" PRId64 " duration_ms=%" PRId64
-	    " end=%s closed_by=%s tried=%s",
+	    "up=%" PRIu64 " down=%" PRIu64 " urgent_up=%" PRIu64
+	    " urgent_down=%" PRIu64 " dns_ms=%" PRId64 " connect_ms=%" PRId64
+	    " duration_ms=%" PRId64 " end=%s closed_by=%s tried=%s",
 	    r->client, r->uid != NULL ? r->uid : "-", user, target, r->addr,
-	    r->status, reason, r->up, r->down, r->dns_ms, r->connect_ms,
-	    r->duration_ms, r->end != NULL ? r->end : "-",
+	    r->status, reason, r->up, r->down, r->urgent_up, r->urgent_down,
+	    r->dns_ms, r->connect_ms, r->duration_ms,
+	    r->end != NULL ? r->end : "-",
 	    r->closed_by != NULL ? r->closed_by : "-",
 	    r->tried != NULL && r->tried[0] != '\0' ? r->tried : "-");
 	log_emit(LOG_INFO, line);

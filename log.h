@@ -27,12 +27,14 @@ struct log_record {
 	const char *tried; /* dial attempts "addr=result,...", or NULL */
 	uint64_t up; /* client -> target bytes */
 	uint64_t down; /* target -> client bytes */
+	uint64_t urgent_up; /* urgent marks passed in-line, client -> target */
+	uint64_t urgent_down; /* ... target -> client */
 	int64_t dns_ms; /* until the first answer; -1: none */
 	int64_t connect_ms; /* -1 when no dial happened */
 	int64_t duration_ms;
 };
 
-/* Chooses the sink: syslog when to_syslog, else stderr. */
+/* Chooses the sink: syslog when to_syslog, else stderr; may be called again. */
 void log_init(int to_syslog);
 
 /* A warning with ": strerror(errno)" appended. */

@@ -1,6 +1,8 @@
 /*
- * The command line: every option, its bounds and its default, parsed into
- * one struct that the rest of connectd reads.
+ * The command line and the configuration file: every option, its bounds and
+ * its default, in one table that drives getopt, the long options, the usage
+ * text and the file's keys, parsed into one struct that the rest of
+ * connectd reads.
  */
 #ifndef CONNECTD_OPTIONS_H
 #define CONNECTD_OPTIONS_H
@@ -15,6 +17,8 @@
 #include "sandbox.h"
 
 #define OPTIONS_REALM_MAX 128
+#define OPTIONS_CONFIG_MAX (64 * 1024) /* bytes in a configuration file */
+#define OPTIONS_CONFIG_LINE_MAX 4096
 
 struct options {
 	int64_t request_timeout_ms;
@@ -31,6 +35,7 @@ struct options {
 	const char *listen; /* --listen ADDR:PORT, or NULL */
 	int fork; /* --fork: serve a listening socket handed over */
 	size_t max_children; /* live children in the high-rate mode */
+	const char *config; /* --config FILE, or NULL */
 	enum sandbox_mode sandbox; /* --sandbox */
 };
 
@@ -41,13 +46,30 @@ enum options_status {
 };
 
 /*
- * Parses argv into opt, which must start zeroed (a static struct): it is
- * not cleared here, so that its untouched pages stay untouched.  --help and
- * --version print to stdout and return OPTIONS_EXIT; a bad option or value
- * returns OPTIONS_USAGE with a message naming the option in err (of errsize
- * bytes).
+ * Sets every default.  opt must start zeroed (a static struct): it is not
+ * cleared here, so that its untouched pages stay untouched; calling it
+ * again drops the destination rules added since.
+ */
+void options_defaults(struct options *opt);
+
+/*
+ * Parses argv into opt after options_defaults(), reading a --config file
+ * where it stands, so that options after it win.  --help and --version
+ * print to stdout and return OPTIONS_EXIT; a bad option, value or
+ * configuration line returns OPTIONS_USAGE with a message naming the
+ * option (and the file and line) in err, of errsize bytes.
  */
 enum options_status options_parse(
     int argc, char **argv, struct options *opt, char *err, size_t errsize);
+
+/*
+ * Applies the configuration text in buf (len bytes, modified in place:
+ * each value is terminated where it lies, and opt may point into buf
+ * afterwards, so buf must outlive opt).  name is the file's name for
+ * messages.  Returns 0, or -1 with "name:line: what was wrong" in err.
+ * Pure: reads no file (the fuzz target drives it alone).
+ */
+int options_parse_config(char *buf, size_t len, const char *name,
+    struct options *opt, char *err, size_t errsize);
 
 #endif

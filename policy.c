@@ -42,6 +42,7 @@ static const char *const policy_default_deny[] = {
 	"240.0.0.0/4", /* reserved, and broadcast */
 	"::/128", /* unspecified */
 	"::1/128", /* loopback */
+	"64:ff9b:1::/48", /* NAT64 local use, RFC 8215: a network of one's own */
 	"100::/64", /* discard-only */
 	"2001:2::/48", /* benchmarking */
 	"2001:db8::/32", /* documentation */
@@ -50,6 +51,32 @@ static const char *const policy_default_deny[] = {
 	"fe80::/10", /* link-local */
 	"fec0::/10", /* site-local, deprecated */
 	"ff00::/8", /* multicast */
+};
+
+/*
+ * IPv6 forms that carry an IPv4 address, and where it sits.  For the
+ * local-use NAT64 prefix the layout is the operator's choice (RFC 6052
+ * section 2.2 allows six); the /96 one, as in the well-known prefix, is
+ * assumed, and the prefix is denied by default besides.
+ */
+static const struct policy_carrier {
+	const char *block; /* the form, as a CIDR block */
+	unsigned int at; /* byte offset of the IPv4 address */
+	uint8_t flip; /* XORed into each of its bytes */
+} policy_carriers[] = {
+	{ "::/96", 12, 0 }, /* IPv4-compatible, RFC 4291 section 2.5.5.1 */
+	{ "::ffff:0:0:0/96", 12, 0 }, /* SIIT IPv4-translated, RFC 2765 */
+	{ "64:ff9b::/96", 12, 0 }, /* NAT64 well-known prefix, RFC 6052 */
+	{ "64:ff9b:1::/48", 12, 0 }, /* NAT64 local use, RFC 8215 */
+	{ "2002::/16", 2, 0 }, /* 6to4 router, RFC 3056 */
+	{ "2001::/32", 4, 0 }, /* Teredo server, RFC 4380 section 4 */
+	{ "2001::/32", 12, 0xff }, /* Teredo client, stored inverted */
+};
+
+/* An address judged: as written first, then each IPv4 address it carries. */
+struct policy_views {
+	size_t n;
+	struct policy_addr a[3]; /* Teredo carries two */
 };
 
 /* Drops every rule of l, with the names they own. */
@@ -75,22 +102,17 @@ policy_init(struct policy *p)
 }
 
 /*
- * IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d) addresses
- * reach the IPv4 host they carry, so they are judged as that host.  :: and
- * ::1 stay IPv6.
+ * An IPv4-mapped address (::ffff:a.b.c.d) is how an IPv6 socket spells the
+ * IPv4 host a.b.c.d: a connection to it is an IPv4 connection.  So it is
+ * that IPv4 address, in a rule as in a target.
  */
 static void
 policy_unmap(struct policy_addr *a)
 {
 	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff,
 		0xff };
-	static const uint8_t zero[15] = { 0 };
 
-	if (a->family != AF_INET6)
-		return;
-	if (memcmp(a->b, mapped, 12) != 0 &&
-	    (memcmp(a->b, zero, 12) != 0 ||
-		(memcmp(a->b + 12, zero, 3) == 0 && a->b[15] <= 1)))
+	if (a->family != AF_INET6 || memcmp(a->b, mapped, 12) != 0)
 		return;
 	memmove(a->b, a->b + 12, 4);
 	memset(a->b + 4, 0, 12);
@@ -152,7 +174,10 @@ policy_parse_net(const char *text, struct policy_rule *r)
 	prefix = bits;
 	if (slash != NULL && util_parse_int(slash + 1, 0, bits, &prefix) == -1)
 		return -1;
-	/* A rule on ::ffff:0:0/96 and longer speaks of IPv4 hosts. */
+	/*
+	 * A rule on ::ffff:0:0/96 and longer speaks of IPv4 hosts; every other
+	 * IPv6 rule, ::/96 and 64:ff9b::/96 too, matches addresses as written.
+	 */
 	if (a.family == AF_INET6 && prefix >= 96) {
 		struct policy_addr m = a;
 
@@ -326,21 +351,88 @@ policy_addr_of(const struct sockaddr *sa, struct policy_addr *a)
 	return 0;
 }
 
+/*
+ * Appends to v each IPv4 address that the IPv6 address v->a[0] carries: a
+ * packet to it ends at, or passes through, those IPv4 hosts (a NAT64
+ * translator, a 6to4 or Teredo relay), so they are judged too.  The
+ * IPv4-compatible form leaves out :: and ::1, which are their own.
+ */
+static void
+policy_add_carried(struct policy_views *v)
+{
+	static const uint8_t zero[15];
+	static struct policy_rule block[NELEM(policy_carriers)];
+	static int parsed;
+	const uint8_t *b = v->a[0].b;
+	size_t i, k;
+
+	if (!parsed) {
+		for (i = 0; i < NELEM(policy_carriers); i++)
+			policy_parse_net(policy_carriers[i].block, &block[i]);
+		parsed = 1;
+	}
+	if (v->a[0].family != AF_INET6 ||
+	    (memcmp(b, zero, sizeof(zero)) == 0 && b[15] <= 1))
+		return;
+	for (i = 0; i < NELEM(policy_carriers) && v->n < NELEM(v->a); i++) {
+		struct policy_addr *c;
+
+		if (!policy_net_matches(&block[i], &v->a[0]))
+			continue;
+		c = &v->a[v->n++];
+		memset(c, 0, sizeof(*c));
+		c->family = AF_INET;
+		for (k = 0; k < 4; k++)
+			c->b[k] = b[policy_carriers[i].at + k] ^
+			    policy_carriers[i].flip;
+	}
+}
+
+/* The address as written, then what it carries; 0 or -1 (other family). */
+static int
+policy_views_of(const struct sockaddr *sa, struct policy_views *v)
+{
+	v->n = 0;
+	if (policy_addr_of(sa, &v->a[0]) == -1)
+		return -1;
+	v->n = 1;
+	policy_add_carried(v);
+	return 0;
+}
+
+/* 1 when a is in a range denied by default or is self (may be NULL). */
+static int
+policy_refused_by_default(
+    const struct policy_addr *a, const struct sockaddr *self)
+{
+	struct policy_addr me;
+
+	if (policy_default_denied(a))
+		return 1;
+	return self != NULL && policy_addr_of(self, &me) == 0 &&
+	    me.family == a->family && memcmp(me.b, a->b, sizeof(a->b)) == 0;
+}
+
 enum outcome
 policy_check_addr(const struct policy *p, const struct sockaddr *sa,
     int opted_in, const struct sockaddr *self)
 {
-	struct policy_addr a, me;
+	struct policy_views v;
+	size_t i;
 
-	if (policy_addr_of(sa, &a) == -1 || policy_list_has_addr(&p->deny, &a))
+	if (policy_views_of(sa, &v) == -1)
 		return OUT_ADDRESS_NOT_ALLOWED;
-	if (opted_in || policy_list_has_addr(&p->allow, &a))
+	for (i = 0; i < v.n; i++)
+		if (policy_list_has_addr(&p->deny, &v.a[i]))
+			return OUT_ADDRESS_NOT_ALLOWED;
+	/* An allow rule on the address as written admits what it carries. */
+	if (opted_in || policy_list_has_addr(&p->allow, &v.a[0]))
 		return OUT_OK;
-	if (policy_default_denied(&a))
-		return OUT_ADDRESS_NOT_ALLOWED;
-	if (self != NULL && policy_addr_of(self, &me) == 0 &&
-	    me.family == a.family && memcmp(me.b, a.b, sizeof(a.b)) == 0)
-		return OUT_ADDRESS_NOT_ALLOWED;
+	/* Else each part passes on its own: allowed, or not refused. */
+	for (i = 0; i < v.n; i++)
+		if (!policy_list_has_addr(&p->allow, &v.a[i]) &&
+		    policy_refused_by_default(&v.a[i], self))
+			return OUT_ADDRESS_NOT_ALLOWED;
 	return OUT_OK;
 }
 

@@ -80,13 +80,16 @@ enum outcome
 policy_check_name(const struct policy *p, const char *host, int *opted_in);
 
 /*
- * Judges one resolved address right before it is dialled.  A deny rule
- * always wins; then an allow rule or the name's opt-in admits it; then the
- * ranges denied by default (loopback, private, link-local, shared,
- * multicast, documentation, benchmarking, reserved, and self, the proxy's
- * own local address, when not NULL) refuse it.  IPv4-mapped and
- * IPv4-compatible IPv6 addresses are judged as the IPv4 address they carry.
- * Returns OUT_OK or OUT_ADDRESS_NOT_ALLOWED.
+ * Judges one resolved address right before it is dialled.  An IPv4-mapped
+ * address is the IPv4 address it maps.  An IPv6 address that carries IPv4
+ * addresses (IPv4-compatible, SIIT, NAT64 64:ff9b::/96 and 64:ff9b:1::/48,
+ * 6to4, Teredo's server and client) is judged as written and as each
+ * carried address.  A deny rule on any of them wins; then an allow rule on
+ * the address as written, or the name's opt-in, admits it; then any of
+ * them that no allow rule covers refuses it when it lies in a range denied
+ * by default (loopback, private, link-local, shared, multicast,
+ * documentation, benchmarking, reserved) or is self, the proxy's own local
+ * address (when not NULL).  Returns OUT_OK or OUT_ADDRESS_NOT_ALLOWED.
  */
 enum outcome policy_check_addr(const struct policy *p,
     const struct sockaddr *sa, int opted_in, const struct sockaddr *self);

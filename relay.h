@@ -1,7 +1,9 @@
 /*
  * The tunnel: bytes both ways on poll(2) until both directions are done, an
  * idle timeout or a lifetime limit.  Half-closes pass through as FINs and
- * resets as resets.  The relay never looks at the bytes.
+ * resets as resets; a tunnel cut by a deadline ends with a reset on both
+ * sides.  TCP urgent data is passed in-line.  The relay never looks at the
+ * bytes.
  */
 #ifndef CONNECTD_RELAY_H
 #define CONNECTD_RELAY_H
@@ -11,6 +13,25 @@
 
 #define RELAY_BUF_SIZE (64 * 1024)
 #define RELAY_PIPE_SIZE (1024 * 1024) /* asked for; the kernel may cap it */
+
+/* The two ends of a tunnel. */
+enum relay_side {
+	RELAY_CLIENT,
+	RELAY_TARGET,
+};
+
+/* Why a tunnel ended; relay_end_name() gives the log's word. */
+enum relay_end {
+	RELAY_END_EOF, /* both directions passed their FIN */
+	RELAY_END_CLIENT_RESET, /* the client reset mid-stream */
+	RELAY_END_TARGET_RESET,
+	RELAY_END_CLIENT_GONE, /* the client took no more bytes */
+	RELAY_END_TARGET_GONE,
+	RELAY_END_IDLE_TIMEOUT,
+	RELAY_END_MAX_LIFETIME,
+	RELAY_END_ERROR, /* poll(2) failed */
+	RELAY_END_COUNT
+};
 
 struct relay_ends {
 	int client_in; /* read from the client (socket or pipe) */
@@ -23,10 +44,11 @@ struct relay_ends {
 struct relay_result {
 	uint64_t up; /* client -> target bytes delivered */
 	uint64_t down; /* target -> client bytes delivered */
-	const char *end; /* eof, client_reset, target_reset, idle_timeout,
-				   max_lifetime, error */
-	const char
-	    *closed_by; /* "client" or "target": the first FIN, or NULL */
+	uint64_t urgent_up; /* urgent marks the client's bytes crossed */
+	uint64_t urgent_down; /* ... and the target's */
+	enum relay_end end;
+	int closed; /* a side sent the first FIN: closed_by is set */
+	enum relay_side closed_by;
 };
 
 /*
@@ -39,5 +61,18 @@ struct relay_result {
 int
 relay_run(const struct relay_ends *ends, const char *early, size_t early_len,
     int64_t idle_ms, int64_t lifetime_deadline, struct relay_result *res);
+
+/* The log's word for an end: "eof", "client_reset", ... */
+const char *relay_end_name(enum relay_end end);
+
+/* The log's word for a side: "client" or "target". */
+const char *relay_side_name(enum relay_side side);
+
+/*
+ * Makes the kernel deliver TCP urgent data in-line on socket fd
+ * (SO_OOBINLINE), so no byte is held out of band where the relay cannot
+ * pass it on.  Returns 0, or -1 with errno (ENOTSOCK for a pipe).
+ */
+int relay_inline_urgent(int fd);
 
 #endif

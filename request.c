@@ -2,7 +2,9 @@
  * Strict parsing of a CONNECT request head (RFC 9110 section 9.3.6, RFC 9112
  * sections 2-5).  Everything here is pure: bytes in, an outcome and a filled
  * struct request out.  Limits are checked on partial input too, so a client
- * cannot make the reader wait for a head that is already too large.
+ * cannot make the reader wait for a head that is already too large, and a
+ * cursor in struct request lets each call resume at the first unfinished
+ * line, so a head that arrives a byte at a time is not parsed again whole.
  */
 #include "request.h"
 
@@ -14,11 +16,6 @@ struct req_line {
 	const char *p; /* content, without the line end */
 	size_t len;
 	size_t next; /* offset just past the LF */
-};
-
-struct req_fields {
-	size_t count;
-	int hosts;
 };
 
 static const char *const req_known_methods[] = {
@@ -77,43 +74,28 @@ req_has_ctl(const char *p, size_t n)
 }
 
 /*
- * Finds the line that starts at pos.  Returns 1 with *line filled in, or 0
- * when no LF has arrived yet.  A CR right before the LF is part of the line
- * end (CRLF); any other CR stays in the content and is rejected as bare.
+ * Finds the line that starts at c->line, looking for its LF only past
+ * c->scan, which earlier calls have seen hold none.  Returns 1 with *line
+ * filled in, or 0 when no LF has arrived yet.  A CR right before the LF is
+ * part of the line end (CRLF); any other CR stays in the content and is
+ * rejected as bare.
  */
 static int
-req_next_line(const char *buf, size_t len, size_t pos, struct req_line *line)
+req_next_line(const char *buf, size_t len, const struct req_cursor *c,
+    struct req_line *line)
 {
-	const char *lf = memchr(buf + pos, '\n', len - pos);
+	const char *lf = memchr(buf + c->scan, '\n', len - c->scan);
 	size_t end;
 
 	if (lf == NULL)
 		return 0;
 	end = (size_t)(lf - buf);
-	line->p = buf + pos;
-	line->len = end - pos;
+	line->p = buf + c->line;
+	line->len = end - c->line;
 	line->next = end + 1;
 	if (line->len > 0 && line->p[line->len - 1] == '\r')
 		line->len--;
 	return 1;
-}
-
-/*
- * Judges an unterminated line: too_long when it already exceeds
- * REQ_LINE_MAX, bad when it holds a byte no valid line can hold, else
- * OUT_INCOMPLETE.
- */
-static enum outcome
-req_partial_line(
-    const char *p, size_t n, enum outcome too_long, enum outcome bad)
-{
-	if (n > 0 && p[n - 1] == '\r')
-		n--;
-	if (n > REQ_LINE_MAX)
-		return too_long;
-	if (req_has_ctl(p, n))
-		return bad;
-	return OUT_INCOMPLETE;
 }
 
 /* RFC 9112 section 2.3: "HTTP/" DIGIT "." DIGIT; only major version 1. */
@@ -412,10 +394,10 @@ req_check_content_length(const char *v, size_t n)
 /* Acts on the few fields a CONNECT proxy cares about. */
 static enum outcome
 req_apply_field(const char *name, size_t nlen, const char *v, size_t vlen,
-    struct req_fields *f, struct request *req)
+    struct request *req)
 {
 	if (req_name_is(name, nlen, "Host")) {
-		if (++f->hosts > 1)
+		if (++req->cur.hosts > 1)
 			return OUT_BAD_HOST;
 		if (req_parse_authority(v, vlen, 0, NULL) != OUT_OK)
 			return OUT_BAD_HOST;
@@ -435,15 +417,14 @@ req_apply_field(const char *name, size_t nlen, const char *v, size_t vlen,
 
 /* RFC 9112 section 5: field-name ":" OWS field-value OWS, no obs-fold. */
 static enum outcome
-req_parse_field(
-    const struct req_line *line, struct req_fields *f, struct request *req)
+req_parse_field(const struct req_line *line, struct request *req)
 {
 	const char *p = line->p, *colon, *v, *vend;
 	size_t i;
 
 	if (line->len > REQ_LINE_MAX)
 		return OUT_FIELD_TOO_LONG;
-	if (++f->count > REQ_FIELDS_MAX)
+	if (++req->cur.fields > REQ_FIELDS_MAX)
 		return OUT_TOO_MANY_FIELDS;
 	if (req_has_ctl(p, line->len))
 		return OUT_BAD_HEADER;
@@ -461,56 +442,118 @@ req_parse_field(
 	while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t'))
 		vend--;
 	return req_apply_field(
-	    p, (size_t)(colon - p), v, (size_t)(vend - v), f, req);
+	    p, (size_t)(colon - p), v, (size_t)(vend - v), req);
 }
 
-/* Judges the bytes after the last complete line when no blank line came. */
+/*
+ * Takes one complete line in its stage.  Returns OUT_INCOMPLETE when more
+ * lines are needed, OUT_OK at the blank line that ends a valid head, or
+ * the outcome that answers the request.
+ */
 static enum outcome
-req_unfinished(const char *buf, size_t len, size_t pos)
+req_take_line(const struct req_line *line, struct request *req)
 {
 	enum outcome o;
 
-	o = req_partial_line(
-	    buf + pos, len - pos, OUT_FIELD_TOO_LONG, OUT_BAD_HEADER);
-	if (o == OUT_INCOMPLETE && len >= REQ_HEAD_MAX)
+	if (req->cur.stage == REQ_STAGE_REQUEST_LINE) {
+		if ((o = req_parse_request_line(line, req)) != OUT_OK)
+			return o;
+		req->cur.stage = REQ_STAGE_FIELDS;
+		return OUT_INCOMPLETE;
+	}
+	if (line->len > REQ_LINE_MAX)
+		return OUT_FIELD_TOO_LONG;
+	if (line->next > REQ_HEAD_MAX)
 		return OUT_HEAD_TOO_LARGE;
-	return o;
+	if (line->len > 0) {
+		o = req_parse_field(line, req);
+		return o == OUT_OK ? OUT_INCOMPLETE : o;
+	}
+	/* RFC 9112 section 3.2: HTTP/1.1 requires exactly one Host. */
+	if (req->minor == 1 && req->cur.hosts != 1)
+		return OUT_BAD_HOST;
+	req->head_len = line->next;
+	return OUT_OK;
+}
+
+/*
+ * Judges the unterminated line after the last complete one: too long when
+ * it already exceeds REQ_LINE_MAX, bad when it holds a byte no valid line
+ * can hold, the head too large when it has no room left, else
+ * OUT_INCOMPLETE.  Only bytes past c->scan are looked at; a CR at the end
+ * may still start a CRLF, so it is left for the next call.
+ */
+static enum outcome
+req_unfinished(const char *buf, size_t len, struct req_cursor *c)
+{
+	int request_line = c->stage == REQ_STAGE_REQUEST_LINE;
+	size_t end = len;
+	int bad = 0;
+
+	if (end > c->line && buf[end - 1] == '\r')
+		end--;
+	if (end > c->scan) {
+		bad = req_has_ctl(buf + c->scan, end - c->scan);
+		c->scan = end;
+	}
+	if (end - c->line > REQ_LINE_MAX)
+		return request_line ? OUT_TARGET_TOO_LONG : OUT_FIELD_TOO_LONG;
+	if (bad)
+		return request_line ? OUT_BAD_REQUEST_LINE : OUT_BAD_HEADER;
+	if (!request_line && len >= REQ_HEAD_MAX)
+		return OUT_HEAD_TOO_LARGE;
+	return OUT_INCOMPLETE;
+}
+
+/*
+ * RFC 9112 section 2.2: one empty line before the request is ignored.
+ * Returns 0 once the request line's start is known, -1 while a lone CR
+ * leaves it open.
+ */
+static int
+req_skip_empty_line(const char *buf, size_t len, struct req_cursor *c)
+{
+	size_t pos = 0;
+
+	if (len == 0 || (len == 1 && buf[0] == '\r'))
+		return -1;
+	if (buf[0] == '\n')
+		pos = 1;
+	else if (buf[0] == '\r' && buf[1] == '\n')
+		pos = 2;
+	c->line = c->scan = pos;
+	c->stage = REQ_STAGE_REQUEST_LINE;
+	return 0;
+}
+
+void
+req_init(struct request *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->cur.stage = REQ_STAGE_START;
+}
+
+enum outcome
+req_resume(const char *buf, size_t len, struct request *req)
+{
+	struct req_cursor *c = &req->cur;
+	struct req_line line;
+	enum outcome o;
+
+	if (c->stage == REQ_STAGE_START &&
+	    req_skip_empty_line(buf, len, c) == -1)
+		return OUT_INCOMPLETE;
+	while (req_next_line(buf, len, c, &line)) {
+		c->line = c->scan = line.next;
+		if ((o = req_take_line(&line, req)) != OUT_INCOMPLETE)
+			return o;
+	}
+	return req_unfinished(buf, len, c);
 }
 
 enum outcome
 req_parse(const char *buf, size_t len, struct request *req)
 {
-	struct req_fields fields = { 0, 0 };
-	struct req_line line;
-	size_t pos = 0;
-	enum outcome o;
-
-	memset(req, 0, sizeof(*req));
-	/* RFC 9112 section 2.2: ignore one empty line before the request. */
-	if (len > 0 && buf[0] == '\n')
-		pos = 1;
-	else if (len > 1 && buf[0] == '\r' && buf[1] == '\n')
-		pos = 2;
-	if (!req_next_line(buf, len, pos, &line))
-		return req_partial_line(buf + pos, len - pos,
-		    OUT_TARGET_TOO_LONG, OUT_BAD_REQUEST_LINE);
-	if ((o = req_parse_request_line(&line, req)) != OUT_OK)
-		return o;
-	for (pos = line.next;; pos = line.next) {
-		if (!req_next_line(buf, len, pos, &line))
-			return req_unfinished(buf, len, pos);
-		if (line.len > REQ_LINE_MAX)
-			return OUT_FIELD_TOO_LONG;
-		if (line.next > REQ_HEAD_MAX)
-			return OUT_HEAD_TOO_LARGE;
-		if (line.len == 0)
-			break;
-		if ((o = req_parse_field(&line, &fields, req)) != OUT_OK)
-			return o;
-	}
-	/* RFC 9112 section 3.2: HTTP/1.1 requires exactly one Host. */
-	if (req->minor == 1 && fields.hosts != 1)
-		return OUT_BAD_HOST;
-	req->head_len = line.next;
-	return OUT_OK;
+	req_init(req);
+	return req_resume(buf, len, req);
 }

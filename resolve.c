@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -29,6 +30,21 @@ resolve_signal_fd(void)
 	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
+/*
+ * Turns the resolver's search list off, so the name asked is the name the
+ * policy judged: glibc would otherwise also ask "internal" as
+ * "internal.corp" (resolv.conf's search or domain line, or the host's own
+ * domain).  An empty LOCALDOMAIN replaces all of those (resolv.conf(5)).  A
+ * trailing dot on the name would do it too, but glibc's files backend then
+ * finds no /etc/hosts line.  Set before the first query starts a resolver
+ * thread: glibc reads it whenever it loads resolv.conf.
+ */
+static int
+resolve_no_search(void)
+{
+	return setenv("LOCALDOMAIN", "", 1);
+}
+
 int
 resolve_start(struct resolve *r, const char *host, unsigned int port)
 {
@@ -39,7 +55,7 @@ resolve_start(struct resolve *r, const char *host, unsigned int port)
 
 	memset(r, 0, sizeof(*r));
 	snprintf(r->service, sizeof(r->service), "%u", port);
-	if ((r->fd = resolve_signal_fd()) == -1)
+	if (resolve_no_search() == -1 || (r->fd = resolve_signal_fd()) == -1)
 		return -1;
 	for (i = 0; i < RESOLVE_NFAMILIES; i++) {
 		r->hints[i].ai_family = family[i];

@@ -27,9 +27,11 @@ struct resolve {
 };
 
 /*
- * Starts both queries for host and port.  r and host must stay valid until
- * resolve_end(): the resolver threads write into them.  Returns 0, or -1
- * with errno (the caller answers 503).
+ * Starts both queries for host and port.  host is looked up as written,
+ * in /etc/hosts and as an absolute DNS name: the search list is turned off
+ * for the process (LOCALDOMAIN is set empty).  r and host must stay valid
+ * until resolve_end(): the resolver threads write into them.  Returns 0, or
+ * -1 with errno (the caller answers 503).
  */
 int resolve_start(struct resolve *r, const char *host, unsigned int port);
 

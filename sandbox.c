@@ -270,8 +270,9 @@ sandbox_allow_file(struct sandbox *sb, const char *path)
 	    SB_SOCKET,                                                         \
 	    SB_ARG_IN6(__NR_fcntl, 1, F_GETFD, F_SETFD, F_GETFL, F_SETFL,      \
 		F_SETPIPE_SZ, F_GETPIPE_SZ),                                   \
-	    SB_ARG_EQ(__NR_ioctl, 1, FIONREAD), SB_JEQ(__NR_mmap, 0, 6),       \
-	    SB_LD(SB_ARG(2)), SB_JSET(PROT_EXEC, 0, 3), SB_LD(SB_ARG(3)),      \
+	    SB_ARG_IN2(__NR_ioctl, 1, FIONREAD, SIOCATMARK),                   \
+	    SB_JEQ(__NR_mmap, 0, 6), SB_LD(SB_ARG(2)),                         \
+	    SB_JSET(PROT_EXEC, 0, 3), SB_LD(SB_ARG(3)),                        \
 	    SB_JSET(MAP_ANONYMOUS, 0, 1), SB_TRAP, SB_ALLOWED,                 \
 	    SB_ARG_CLEAR(__NR_mprotect, 2, PROT_EXEC),                         \
 	    SB_ARG_NE(__NR_rt_sigaction, 0, SIGSYS),                           \

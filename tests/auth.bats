@@ -2,9 +2,10 @@
 # Proxy authentication end to end (issue 3): --auth-file with yescrypt,
 # bcrypt and sha512-crypt hashes, real curl clients (Basic, and the
 # challenge-then-retry of --proxy-anyauth), the exact 407 challenge, 400 for
-# malformed credentials, a bad auth file (500, exit status 2), that
-# credentials are checked before the port and the name, and that no
-# credential ever reaches the log.
+# malformed credentials, a bad auth file (500, exit status 2) including one
+# that its group may write or another user owns (two users are made for
+# this file), that credentials are checked before the port and the name,
+# and that no credential ever reaches the log.
 
 # shellcheck disable=SC2034 # read by bats
 BATS_TEST_TIMEOUT=60
@@ -35,6 +36,11 @@ hash_pw() {
 
 setup_file() {
 	local d=$BATS_FILE_TMPDIR c user rest pass scheme
+	# the user connectd runs as, and another one
+	if ((EUID == 0)); then
+		export AU_SVC=cdtest_asvc_$$ AU_OTHER=cdtest_aoth_$$
+		add_test_users "$AU_SVC" "$AU_OTHER" || return 1
+	fi
 	make_test_ca "$d"
 	# the password file: a comment, a blank line, one user per scheme
 	(
@@ -48,6 +54,8 @@ setup_file() {
 	)
 }
 
+teardown_file() { del_test_users "${AU_SVC:-}" "${AU_OTHER:-}"; }
+
 setup() {
 	common_setup
 	CA=$BATS_FILE_TMPDIR/ca.pem
@@ -56,7 +64,10 @@ setup() {
 	TLS_BODY='hello over tls'
 }
 
-teardown() { common_teardown; }
+teardown() {
+	common_teardown
+	[[ -z ${AU_DIR:-} ]] || rm -rf "$AU_DIR"
+}
 
 start_tls_target() {
 	start_target tls --cert "$BATS_FILE_TMPDIR/srv.pem" --key "$BATS_FILE_TMPDIR/srv.key" \
@@ -300,4 +311,62 @@ expect_config_error() {
 	stop_proxy
 	start_proxy accept --allow-port "$TPORT" --auth-file "$AUTH.missing"
 	expect_config_error "$AUTH.missing" 'no such file|exist|open'
+}
+
+@test "a group-writable auth file: 500 config_error, exit 2, the log says so" {
+	chmod 0620 "$AUTH"
+	start_target echo
+	start_proxy_p accept --allow-port "$TPORT" --auth-file "$AUTH"
+	expect_config_error "$AUTH" 'writable by its group \(mode 0620\)'
+	stop_proxy
+	chmod 0660 "$AUTH"
+	start_proxy accept --allow-port "$TPORT" --auth-file "$AUTH"
+	expect_config_error "$AUTH" 'writable by its group \(mode 0660\)'
+}
+
+@test "connectd as root (inetd): a 0600 auth file another user owns is refused, 500 config_error, exit 2" {
+	((EUID == 0)) || skip "needs root to give the file away"
+	chown "$AU_OTHER:$AU_OTHER" "$AUTH"
+	start_target echo
+	start_proxy inetd --allow-port "$TPORT" --auth-file "$AUTH"
+	expect_config_error "$AUTH" "owned by uid $(id -u "$AU_OTHER"), neither root nor uid 0 "
+}
+
+# start_proxy_user USER [connectd args...] : the accept launcher and
+# connectd run as USER, its port file in $AU_DIR/run; for stop_proxy
+start_proxy_user() {
+	local u=$1
+	shift
+	install -d -o "$u" -m 0700 "$AU_DIR/run"
+	rm -f "$AU_DIR/run/proxy.port"
+	PROXY_LOG=$BATS_TEST_TMPDIR/proxy.err
+	PROXY_LAUNCHER=accept
+	# shellcheck disable=SC2086 # CONNECTD_EXTRA is a list of options
+	bg proxy isolated setpriv --reuid="$(id -u "$u")" --regid="$(id -g "$u")" --init-groups -- \
+		"$PY" "$TOOLS/activate.py" --port-file "$AU_DIR/run/proxy.port" -- \
+		"$CONNECTD" "${LAB_RULES[@]}" ${CONNECTD_EXTRA:-} "$@"
+	PROXY_PID=$BG_PID
+	read_port_file "$AU_DIR/run/proxy.port" PPORT || fail "launcher: $(cat "$PROXY_LOG")"
+}
+
+@test "connectd as a user: its own 0600 file and root's 0640 file of its group work; a third user's file is refused" {
+	((EUID == 0)) || skip "needs root to make files for other users"
+	AU_DIR=$(mktemp -d /tmp/connectd-auth.XXXXXX)
+	chmod 0755 "$AU_DIR"
+	install -m 0600 -o "$AU_SVC" -g "$AU_SVC" "$AUTH" "$AU_DIR/own"
+	install -m 0640 -o root -g "$AU_SVC" "$AUTH" "$AU_DIR/root"
+	install -m 0640 -o "$AU_OTHER" -g "$AU_SVC" "$AUTH" "$AU_DIR/other"
+	start_target echo
+	local f t=127.0.0.1:$TPORT
+	for f in own root; do
+		start_proxy_user "$AU_SVC" --allow-port "$TPORT" --auth-file "$AU_DIR/$f"
+		expect_tunnel "$(auth_req "$t" 'alice:alice pw:1')"
+		expect_error 407 auth_required "$(auth_req "$t" 'alice:alice pw:2')"
+		report_cases
+		expect_clean_exits 2
+		stop_proxy
+	done
+	start_proxy_user "$AU_SVC" --allow-port "$TPORT" --auth-file "$AU_DIR/other"
+	expect_config_error "$AU_DIR/other" \
+		"owned by uid $(id -u "$AU_OTHER"), neither root nor uid $(id -u "$AU_SVC") "
 }

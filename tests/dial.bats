@@ -357,6 +357,64 @@ spin_check() {
 	expect_clean_exits 1
 }
 
+@test "names whose AAAA carries a denied IPv4 address (DNS64, 6to4, SIIT, Teredo): 403, nothing dialled" {
+	LAB_RULES=()
+	lab_proxy
+	local i a n=${#LAB6_CARRY_DENIED[@]} line
+	for ((i = 0; i < n; i++)); do
+		lab_connect "carry$i.test" --check-error 403 destination_ip_prohibited
+		has_line 'CHECK ok' || fail "carry$i.test (${LAB6_CARRY_DENIED[i]}) was not refused"
+	done
+	# a DNS64 answer for a public address goes through, so the lab reaches
+	# these addresses and the refusals above are the policy's
+	lab_tunnel carrypub.test
+	[[ $VIA == "$(v6 "$LAB6_CARRY_PUBLIC")" ]] || fail "target reached at $VIA"
+	wait_log $((n + 1))
+	for ((i = 0; i < n; i++)); do
+		a=$(v6 "${LAB6_CARRY_DENIED[i]}")
+		line=$(lab_logged "carry$i.test")
+		[[ $line == *" status=403 "*" tried=$a=denied" ]] || fail "carry$i.test: $line"
+		! grep -qF "accept $a " "$BATS_FILE_TMPDIR/target.log" || fail "$a was dialled"
+	done
+	expect_clean_exits $((n + 1))
+}
+
+@test "a DNS64 answer for loopback: an IPv4 allow rule on loopback admits it" {
+	# LAB_RULES: --allow-dest 127.0.0.0/8
+	lab_proxy
+	lab_tunnel carry0.test
+	[[ $VIA == "$(v6 "${LAB6_CARRY_DENIED[0]}")" ]] || fail "target reached at $VIA"
+	expect_log tried "$(v6 "${LAB6_CARRY_DENIED[0]}")=ok"
+	expect_clean_exits 1
+}
+
+@test "the resolver's search list is not applied: CONNECT internal does not reach internal.corp" {
+	printf 'nameserver 127.0.0.1\nsearch corp\noptions timeout:1 attempts:1\n' \
+		>"$BATS_TEST_TMPDIR/resolv.conf"
+	local before
+	before=$(nft_packets witness)
+	# (LAB_RULES opt in to loopback, where internal.corp's address lies)
+	LAB_RESOLV_CONF=$BATS_TEST_TMPDIR/resolv.conf lab_proxy \
+		--deny-dest internal.corp --deny-dest .internal.corp
+	# a name without a dot, and one with a dot that does not exist as written
+	lab_connect internal --check-error 502 dns_error
+	has_line 'CHECK ok' || fail "internal was not NXDOMAIN"
+	lab_connect sub.internal --check-error 502 dns_error
+	has_line 'CHECK ok' || fail "sub.internal was not NXDOMAIN"
+	# a name of the hosts file still resolves, dot or no dot
+	lab_tunnel labhost
+	[[ $VIA == "$(v4 "$LAB4_OK")" ]] || fail "target reached at $VIA"
+	wait_log 3
+	[[ $(lab_logged internal) == *" rcode=NXDOMAIN "* && $(lab_logged internal) == *" tried=-" ]] ||
+		fail "$(lab_logged internal)"
+	[[ $(lab_logged sub.internal) == *" tried=-" ]] || fail "$(lab_logged sub.internal)"
+	[[ $(nft_packets witness) == "$before" ]] || fail "packets were sent to internal.corp's address"
+	[[ -z $(dns_queries internal.corp) ]] || fail "internal.corp was asked:" "$(dns_queries internal.corp)"
+	[[ -z $(dns_queries sub.internal.corp) ]] || fail "sub.internal.corp was asked"
+	dns_queries internal | grep -q ' A NXDOMAIN' || fail "internal was not asked as written"
+	expect_clean_exits 3
+}
+
 # --- waiting costs nothing ----------------------------------------------------
 # While a query is still pending and queued attempts wait for their 250 ms
 # turn, connectd must sleep in poll(2).  (Found failing: dial_wake() offers

@@ -18,10 +18,10 @@
 #   DNS     tools/stubdns.py on 127.0.0.1:53 (UDP and TCP), answering from
 #           the zone below; /etc/resolv.conf (bind-mounted) names only it,
 #           with glibc's default schedule (timeout 5 s, 2 attempts), and
-#           /etc/hosts holds only localhost
-#   targets tools/dialtarget.py on port $LAB_PORT of $LAB6_OK and $LAB4_OK
-#           (and $LAB4_WITNESS): each connection first gets "via <address>"
-#           then an echo
+#           /etc/hosts holds only localhost and labhost ($LAB4_OK)
+#   targets tools/echotarget.py --greet on port $LAB_PORT of $LAB6_OK and
+#           $LAB4_OK (and $LAB4_WITNESS and the LAB6_CARRY addresses): each
+#           connection first gets "via <address>" then an echo
 # Nothing listens on $LAB_PORT at the "refused" addresses, so a connect
 # there is refused at once.  Every test starts its own connectd (lab_proxy)
 # inside the namespace and talks to it from inside too (lab_connect).
@@ -31,7 +31,15 @@ LAB6_OK=fd00::1
 LAB6_REFUSED=(fd00::2 fd00::3 fd00::4 fd00::5)
 LAB6_DEAD=fd00::dead
 LAB6_DEADS=(fd00::dead:{1..12})
-LAB6_ADDRS=("$LAB6_OK" "${LAB6_REFUSED[@]}" "$LAB6_DEAD" "${LAB6_DEADS[@]}")
+# IPv6 forms carrying an IPv4 address, on lo with a target behind each:
+# DNS64 answers (NAT64 64:ff9b::/96) for 127.0.0.1, 169.254.169.254 and a
+# public 11.0.0.8, a 6to4 address of 127.0.0.1, a SIIT one of 10.0.0.5 and a
+# Teredo one whose client is 127.0.0.1
+LAB6_CARRY_DENIED=(64:ff9b::7f00:1 64:ff9b::a9fe:a9fe 2002:7f00:1::1
+	::ffff:0:a00:5 2001:0:b00:8::80ff:fffe)
+LAB6_CARRY_PUBLIC=64:ff9b::b00:8
+LAB6_ADDRS=("$LAB6_OK" "${LAB6_REFUSED[@]}" "$LAB6_DEAD" "${LAB6_DEADS[@]}"
+	"${LAB6_CARRY_DENIED[@]}" "$LAB6_CARRY_PUBLIC")
 LAB4_OK=127.0.0.2
 LAB4_REFUSED=(127.0.0.3 127.0.0.5 127.0.0.6 127.0.0.7)
 LAB4_DEAD=127.0.0.4
@@ -83,6 +91,13 @@ _dial_zone() {
 		spin6.test       A    DROP
 		$(printf 'spin4.test A %s\n' "${LAB4_DEADS[@]}")
 		spin4.test       AAAA DROP
+		$(for i in "${!LAB6_CARRY_DENIED[@]}"; do
+			printf 'carry%d.test AAAA %s\n' "$i" "${LAB6_CARRY_DENIED[i]}"
+		done)
+		carrypub.test    AAAA $LAB6_CARRY_PUBLIC
+		internal.corp    A    $LAB4_WITNESS
+		sub.internal.corp A   $LAB4_WITNESS
+		labhost.corp     A    $LAB4_WITNESS
 	EOF
 }
 
@@ -117,9 +132,13 @@ dial_lab_inside() {
 	mount --bind "$dir/hosts" /etc/hosts
 	"$py" "$tools/stubdns.py" --zone "$dir/zone" --log "$dir/dns.log" \
 		--ready "$dir/dns.ready" </dev/null >"$dir/dns.out" 2>"$dir/dns.err" &
-	"$py" "$tools/dialtarget.py" --listen "[$LAB6_OK]:$LAB_PORT" \
-		--listen "$LAB4_OK:$LAB_PORT" --listen "$LAB4_WITNESS:$LAB_PORT" \
-		--log "$dir/target.log" --ready "$dir/target.ready" \
+	local hosts=()
+	for a in "$LAB6_OK" "$LAB4_OK" "$LAB4_WITNESS" "$LAB6_CARRY_PUBLIC" \
+		"${LAB6_CARRY_DENIED[@]}"; do
+		hosts+=(--host "$a")
+	done
+	"$py" "$tools/echotarget.py" --greet --port "$LAB_PORT" "${hosts[@]}" \
+		--log "$dir/target.log" --port-file "$dir/target.ready" \
 		</dev/null >"$dir/target.out" 2>"$dir/target.err" &
 	while [[ ! -e $dir/dns.ready || ! -e $dir/target.ready ]]; do
 		((tries-- > 0)) || exit 1
@@ -137,7 +156,8 @@ _lab_ready_or_dead() { _lab_ready || ! _lab_alive; }
 dial_lab_start() {
 	local d=$BATS_FILE_TMPDIR
 	printf 'nameserver 127.0.0.1\noptions timeout:5 attempts:2\n' >"$d/resolv.conf"
-	printf '127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n' >"$d/hosts"
+	printf '127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n%s labhost\n' \
+		"$LAB4_OK" >"$d/hosts"
 	_dial_zone >"$d/zone"
 	_dial_nft >"$d/lab.nft"
 	: >"$d/dns.log"
@@ -272,6 +292,12 @@ dial_log() {
 		fi
 	done
 	fail "no $1= in the log line: $line"
+}
+
+# lab_logged HOST : the log line of the (last) request for HOST:$LAB_PORT,
+# for a test that sends several through one proxy
+lab_logged() {
+	log_lines | grep -aF " target=$1:$LAB_PORT " | tail -n1
 }
 
 # expect_log KEY VALUE : the log line has KEY=VALUE

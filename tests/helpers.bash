@@ -67,6 +67,32 @@ make_test_ca() {
 		-CAcreateserial -out "$d/srv.pem" -days 2 -extfile "$d/srv.ext" 2>>"$d/openssl.log"
 }
 
+# add_test_users NAME... : system users, each with a group of its own, for
+# tests that run connectd or clients as someone else (root only)
+add_test_users() {
+	local u
+	for u in "$@"; do
+		useradd --system --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin --user-group "$u" || return 1
+	done
+}
+
+# del_test_users NAME... : remove the users and groups add_test_users made;
+# names not starting with cdtest_ (or empty) are left alone
+del_test_users() {
+	local u
+	for u in "$@"; do
+		[[ $u == cdtest_* ]] || continue
+		if id -u "$u" >/dev/null 2>&1; then
+			userdel "$u"
+		fi
+		if getent group "$u" >/dev/null; then
+			groupdel "$u"
+		fi
+	done
+	return 0
+}
+
 # isolated CMD... : exec CMD in a private mount namespace whose resolv.conf
 # names a resolver on loopback where nothing listens, so no name a test
 # asks for is ever sent to a real DNS server.

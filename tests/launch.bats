@@ -79,7 +79,7 @@ ucspi() {
 	((status == 0))
 	has_line 'CHECK ok'
 	has_line 'RECV'
-	has_line 'END eof'
+	has_line 'END reset'
 	client --request "CONNECT 127.0.0.1:$reset HTTP/1.0\r\n\r\n" --check-ok --act 'send:x' \
 		--act readeof
 	((status == 0))
@@ -137,6 +137,105 @@ ucspi() {
 	has_line 'END eof'
 	has_line 'EXIT 0'
 	grep -aq '^connectd: client=127.0.0.1:5555 .*status=403' ucspi.err
+}
+
+# ucspi_pair STDERR : runs connectd as a UCSPI program whose fd 0 is a pipe
+# carrying a request refused with 403 and whose fd 1 is one end of a
+# socketpair; STDERR is "same" (fd 2 the same socketpair end, as with 2>&1)
+# or "pipe" (fd 2 a pipe of its own).  Prints what came out of fd 1 and
+# fd 2, escaped.
+ucspi_pair() {
+	run "$PY" - "$1" "$CONNECTD" <<-'EOF'
+		import os, socket, subprocess, sys
+		a, b = socket.socketpair()
+		r, w = os.pipe()
+		os.write(w, b"CONNECT a.example:444 HTTP/1.0\r\n\r\n")
+		os.close(w)
+		er, ew = os.pipe()
+		err = b.fileno() if sys.argv[1] == "same" else ew
+		env = {k: v for k, v in os.environ.items() if not k.startswith("LISTEN_")}
+		env["PROTO"] = "TCP"
+		p = subprocess.Popen([sys.argv[2]], stdin=r, stdout=b.fileno(), stderr=err, env=env)
+		os.close(r)
+		os.close(ew)
+		b.close()
+		a.settimeout(10)
+		got = b""
+		while True:
+		    d = a.recv(65536)
+		    if not d:
+		        break
+		    got += d
+		p.wait(10)
+		print("FD1", repr(got))
+		print("FD2", repr(os.read(er, 65536)))
+		print("EXIT", p.returncode)
+	EOF
+	echo "$output"
+}
+
+@test "UCSPI with 2>&1 (fd 2 the client's pipe): the client gets the response and nothing else" {
+	local rc=0
+	printf 'CONNECT a.example:444 HTTP/1.0\r\n\r\n' |
+		PROTO=TCP "$CONNECTD" 2>&1 >/dev/null | cat >err-only.txt
+	# control: with fd 2 a pipe of its own, the log line is written there
+	grep -aq '^connectd: .*reason=port_not_allowed' err-only.txt || fail "no log line: $(cat err-only.txt)"
+	printf 'CONNECT a.example:444 HTTP/1.0\r\n\r\n' | PROTO=TCP "$CONNECTD" 2>&1 | cat >both.txt || rc=$?
+	cat -A both.txt
+	printf 'HTTP/1.1 403 Forbidden\r\n' >want.txt
+	cmp -n "$(wc -c <want.txt)" both.txt want.txt || fail "not a 403 first"
+	! grep -aq 'connectd:' both.txt || fail "the log line reached the client's pipe"
+	[[ $(tail -c 1 both.txt | od -An -c | tr -d ' ') == '\n' ]]
+	[[ $(tail -n 1 both.txt) == 'port_not_allowed: '* ]] || fail "more after the body"
+}
+
+@test "UCSPI with fd 1 and fd 2 one socket of a socketpair: nothing but the response" {
+	ucspi_pair pipe
+	has_line 'EXIT 0'
+	[[ $(value FD2) == *'connectd: '*'reason=port_not_allowed'* ]] || fail "control: no log line on fd 2"
+	ucspi_pair same
+	has_line 'EXIT 0'
+	[[ $(value FD1) == "b'HTTP/1.1 403 Forbidden\\r\\n"*"port_not_allowed: the destination port is not allowed\\n'" ]] ||
+		fail "fd 1 carried more than the response"
+	[[ $(value FD1) != *connectd:* ]] || fail "the log line reached the client"
+}
+
+@test "UCSPI with PROTO=TCP6: the client address comes from TCP6REMOTEIP" {
+	start_target echo
+	ucspi --env PROTO=TCP6 --env TCP6REMOTEIP=::1 --env TCP6REMOTEPORT=6666 \
+		--request 'CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: h\r\n\r\n' -- "$CONNECTD" --allow-port "$TPORT"
+	has_line 'STATUS 403'
+	grep -aq '^connectd: client=\[::1\]:6666 .*status=403' ucspi.err || fail "$(cat ucspi.err)"
+}
+
+ns_up() { nsenter -t "$NSPID" -n ip -4 -br addr show dev lo | grep -q '11\.0\.0\.2/'; }
+
+@test "UCSPI: the launcher's TCPLOCALIP is the proxy's own address, refused as a destination" {
+	# 11.0.0.1 and 11.0.0.2 lie outside every default range, on the
+	# loopback interface of a private network namespace
+	bg netns unshare -n sh -c 'ip link set lo up && ip addr add 11.0.0.1/32 dev lo &&
+		ip addr add 11.0.0.2/32 dev lo && exec sleep 120'
+	NSPID=$BG_PID
+	wait_until 10 ns_up || fail "network namespace not ready: $(cat netns.err)"
+	local ns=(nsenter -t "$NSPID" -n)
+	bg nstarget "${ns[@]}" "$PY" "$TOOLS/target.py" --mode echo --host 11.0.0.1 \
+		--port-file nstarget.port
+	read_port_file nstarget.port TPORT || fail "target: $(cat nstarget.err)"
+	# the proxy was reached at 11.0.0.1: that address is refused
+	run "${ns[@]}" "$PY" "$TOOLS/ucspi.py" --tport "$TPORT" --stderr ucspi.err \
+		--env TCPLOCALIP=11.0.0.1 --env TCPLOCALPORT=8080 \
+		--request 'CONNECT 11.0.0.1:{T} HTTP/1.1\r\nHost: h\r\n\r\n' -- "$CONNECTD" --allow-port "$TPORT"
+	echo "$output"
+	has_line 'STATUS 403'
+	grep -aq 'reason=destination_ip_prohibited .*tried=11\.0\.0\.1:[0-9]*=denied' ucspi.err ||
+		fail "$(cat ucspi.err)"
+	# control: reached at 11.0.0.2, the same destination is served
+	run "${ns[@]}" "$PY" "$TOOLS/ucspi.py" --tport "$TPORT" --stderr ucspi.err \
+		--env TCPLOCALIP=11.0.0.2 --env TCPLOCALPORT=8080 --send 'hi\n' \
+		--request 'CONNECT 11.0.0.1:{T} HTTP/1.1\r\nHost: h\r\n\r\n' -- "$CONNECTD" --allow-port "$TPORT"
+	echo "$output"
+	[[ $(value HEAD) =~ $SUCCESS_HEAD_RE ]] || fail "no tunnel"
+	has_line 'RECV hi\n'
 }
 
 @test "real tcpserver -HRl0: tunnel, log line on tcpserver's stderr" {

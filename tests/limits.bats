@@ -104,7 +104,8 @@ proxy() { start_proxy accept --allow-port "$TPORT" --request-timeout 5; }
 	echo "$output"
 	((status == 0))
 	has_line 'ALIVE yes'
-	has_line 'END eof'
+	# a deadline cuts the tunnel: a reset, never a FIN
+	has_line 'END reset'
 	ms_at_most T_QUIET 6000
 	wait_log 1
 	log_lines | grep -q ' status=200 .*end=idle_timeout' || fail "$(cat "$PROXY_LOG")"
@@ -247,4 +248,45 @@ proxy() { start_proxy accept --allow-port "$TPORT" --request-timeout 5; }
 	[[ $(value STATUS) != 414 ]] || fail "a 260-byte target was refused as too long"
 	has_line 'STATUS 502'
 	[[ $(value BODY) == 'dns_error: '* ]]
+}
+
+# --- CPU per byte ------------------------------------------------------------
+
+# punct_field N : a field line of N bytes (without its line end) whose name
+# is all punctuation, the costliest bytes for the parser to check
+punct_field() { printf 'X%s: v' "$(rep - $(($1 - 4)))"; }
+
+@test "a 16 KiB head trickled one byte per read costs connectd little CPU: parsing resumes where it stopped" {
+	local pf=$BATS_TEST_TMPDIR/proxy.port ru=$BATS_TEST_TMPDIR/rusage
+	PROXY_LOG=$BATS_TEST_TMPDIR/proxy.err
+	PROXY_LAUNCHER=inetd
+	# tools/rusage.py between the inetd-style launcher and connectd records
+	# the CPU time connectd used
+	# shellcheck disable=SC2086 # CONNECTD_EXTRA is a list of options
+	bg proxy isolated "$PY" "$TOOLS/activate.py" --inetd --port-file "$pf" -- \
+		"$PY" "$TOOLS/rusage.py" --out "$ru" -- "$CONNECTD" ${CONNECTD_EXTRA:-} \
+		--request-timeout 60
+	read_port_file "$pf" PPORT || fail "the proxy did not start: $(cat "$PROXY_LOG")"
+	# 99 fields, 16384 bytes with the blank line; port 1 is refused (403)
+	# only once the whole head is in
+	local req='CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: h\r\n' i n
+	for ((i = 0; i < 97; i++)); do req+="$(punct_field 164)\r\n"; done
+	n=$(printf '%b' "$req" | wc -c)
+	req+="$(punct_field $((16384 - n - 4)))\r\n\r\n"
+	(($(printf '%b' "$req" | wc -c) == 16384))
+	# a pause after each byte, so that each is a read of its own
+	hostile slowhead --interval 0.0002 --timeout 50 --check-error 403 port_not_allowed \
+		--request "$req"
+	echo "$output"
+	((status == 0))
+	has_line 'CHECK ok'
+	has_line 'SENT 16384'
+	wait_until 10 _nonempty "$ru" || fail "no CPU time recorded"
+	local line
+	line=$(cat "$ru")
+	[[ $line =~ ^user_ms=([0-9]+)\ sys_ms=([0-9]+)\ status=0$ ]] || fail "rusage: $line"
+	echo "connectd used ${BASH_REMATCH[1]} ms user, ${BASH_REMATCH[2]} ms sys"
+	# the system time goes to the 16384 reads and polls; parsing the head
+	# from its start on each read took 800 ms of user time and more
+	((BASH_REMATCH[1] < 200)) || fail "connectd used ${BASH_REMATCH[1]} ms of user CPU"
 }

@@ -17,26 +17,10 @@ UNITS=$BATS_TEST_DIRNAME/../units/user
 setup_file() {
 	((EUID == 0)) || return 0
 	export PU_OWNER=cdtest_owner_$$ PU_OTHER=cdtest_other_$$
-	local u
-	for u in "$PU_OWNER" "$PU_OTHER"; do
-		useradd --system --no-create-home --home-dir /nonexistent \
-			--shell /usr/sbin/nologin --user-group "$u" || return 1
-	done
+	add_test_users "$PU_OWNER" "$PU_OTHER"
 }
 
-teardown_file() {
-	local u
-	for u in "${PU_OWNER:-}" "${PU_OTHER:-}"; do
-		[[ $u == cdtest_* ]] || continue
-		if id -u "$u" >/dev/null 2>&1; then
-			userdel "$u"
-		fi
-		if getent group "$u" >/dev/null; then
-			groupdel "$u"
-		fi
-	done
-	return 0
-}
+teardown_file() { del_test_users "${PU_OWNER:-}" "${PU_OTHER:-}"; }
 
 setup() {
 	common_setup

@@ -7,7 +7,7 @@
 # Most tests set LAB_RULES=() so that the proxy runs with exactly the rules
 # the test names (helpers.bash otherwise opts in to all of loopback).  Names
 # resolve through a private hosts file (hosts_file), bound over /etc/hosts
-# in the proxy's own mount namespace.  Targets are policy_target.py echo
+# in the proxy's own mount namespace.  Targets are echotarget.py echo
 # servers that log every connection they accept: a refused request must
 # leave no "accept" line behind.
 
@@ -37,7 +37,7 @@ teardown() { common_teardown; }
 		"tried=127.0.0.200:$TPORT=denied\$"
 	expect_logged "127.0.1.1:$TPORT" "tried=127.0.1.1:$TPORT=denied\$"
 	expect_accepts 1
-	grep -qx "accept 127.0.0.1:$TPORT" "$TLOG"
+	(($(accepts_at "127.0.0.1:$TPORT") == 1))
 }
 
 @test "CIDR, IPv6: an allowed block admits ::1, a denied block beats an allow of ::1" {
@@ -94,7 +94,7 @@ teardown() { common_teardown; }
 	wait_log 5
 	expect_logged "loop.test:$TPORT" "tried=127.0.0.1:$TPORT=denied\$"
 	expect_accepts 1
-	grep -qx "accept 127.0.0.2:$TPORT" "$TLOG"
+	(($(accepts_at "127.0.0.2:$TPORT") == 1))
 }
 
 @test "host name: an allow rule opts in that name only, a deny rule refuses it unresolved" {
@@ -236,7 +236,7 @@ teardown() { common_teardown; }
 	[[ ,$(field tried "$line"), =~ ^,(([^,]+=denied,)*)127\.0\.0\.2:$TPORT=ok,$ ]] ||
 		fail "mixed.test: an attempt other than a denied one or 127.0.0.2:" "$line"
 	expect_accepts 2
-	[[ $(grep -c "^accept 127.0.0.2:$TPORT\$" "$TLOG") == 2 ]]
+	(($(accepts_at "127.0.0.2:$TPORT") == 2))
 }
 
 @test "every range denied by default is refused before any packet (no rules)" {
@@ -276,48 +276,119 @@ teardown() { common_teardown; }
 # resort: loopback addresses are denied anyway, so this needs an address
 # outside every default range.  11.0.0.1 and 11.0.0.2 live on the loopback
 # interface of a private network namespace, with no route anywhere else.
-ns_up() { nsenter -t "$NSPID" -n ip -4 -br addr show dev lo | grep -q '11\.0\.0\.2/'; }
 
 @test "the proxy's own local address is refused unless an allow rule covers it" {
-	bg netns unshare -n sh -c 'ip link set lo up && ip addr add 11.0.0.1/32 dev lo &&
-		ip addr add 11.0.0.2/32 dev lo && exec sleep 120'
-	NSPID=$BG_PID
-	wait_until 10 ns_up || fail "network namespace not ready: $(cat netns.err)"
-	local ns=(nsenter -t "$NSPID" -n)
-
-	_BG_N=$((_BG_N + 1))
-	TLOG=$BATS_TEST_TMPDIR/nstarget.log
-	bg nstarget "${ns[@]}" "$PY" "$TOOLS/policy_target.py" --port-file nstarget.port \
-		--log "$TLOG" --host 11.0.0.1 --host 11.0.0.2
-	read_port_file nstarget.port TPORT || fail "target: $(cat nstarget.err)"
-
-	# start_proxy, inside the namespace, listening on 11.0.0.1
-	PROXY_LOG=$BATS_TEST_TMPDIR/proxy.err
-	PROXY_LAUNCHER=accept
-	bg proxy "${ns[@]}" "$PY" "$TOOLS/activate.py" --host 11.0.0.1 --port-file proxy.port \
-		-- "$CONNECTD" --allow-port "$TPORT"
-	PROXY_PID=$BG_PID
-	read_port_file proxy.port PPORT || fail "proxy: $(cat "$PROXY_LOG")"
-	client() {
-		run "${ns[@]}" "$PY" "$TOOLS/client.py" --host 11.0.0.1 --port "$PPORT" "$@"
-	}
-
+	LAB_RULES=()
+	ns_start 11.0.0.1 11.0.0.2 64:ff9b::b00:1
+	ns_target 11.0.0.1 11.0.0.2 64:ff9b::b00:1
+	ns_proxy 11.0.0.1 --allow-port "$TPORT"
 	# a global address that is not ours: allowed without any rule
 	expect_tunnel "$(connect_req "11.0.0.2:$TPORT")"
-	# our own address: refused, though a target listens there
+	# our own address: refused, though a target listens there, also
+	# through the NAT64 form that leads back to it
 	expect_error 403 destination_ip_prohibited "$(connect_req "11.0.0.1:$TPORT")"
+	expect_error 403 destination_ip_prohibited "$(connect_req "[64:ff9b::b00:1]:$TPORT")"
 	report_cases
-	wait_log 2
+	wait_log 3
 	expect_logged "11.0.0.1:$TPORT" "tried=11.0.0.1:$TPORT=denied\$"
 	expect_accepts 1
-	grep -qx "accept 11.0.0.2:$TPORT" "$TLOG"
+	(($(accepts_at "11.0.0.2:$TPORT") == 1))
 	stop_proxy
 
-	bg proxy "${ns[@]}" "$PY" "$TOOLS/activate.py" --host 11.0.0.1 --port-file proxy2.port \
-		-- "$CONNECTD" --allow-port "$TPORT" --allow-dest 11.0.0.1
-	read_port_file proxy2.port PPORT || fail "proxy: $(cat "$PROXY_LOG")"
+	ns_proxy 11.0.0.1 --allow-port "$TPORT" --allow-dest 11.0.0.1
 	expect_tunnel "$(connect_req "11.0.0.1:$TPORT")"
+	expect_tunnel "$(connect_req "[64:ff9b::b00:1]:$TPORT")"
 	report_cases
-	expect_accepts 2
-	grep -qx "accept 11.0.0.1:$TPORT" "$TLOG"
+	expect_accepts 3
+	(($(accepts_at "11.0.0.1:$TPORT") == 1))
+}
+
+# --- IPv6 forms that carry an IPv4 address -----------------------------------
+
+# Each form lives on lo of a private network namespace with a target behind
+# it, so an address the policy lets through is really reached (and logged
+# by the target): a refusal is the policy's, not the network's.  The IPv4
+# addresses carried are loopback (7f00:1), link-local (a9fe:a9fe), private
+# (a00:5) and, as the public one, 8.8.8.8 (808:808), itself on lo there.
+EMBED_DENIED=(::127.0.0.1 ::ffff:0:7f00:1 64:ff9b::7f00:1 64:ff9b::a9fe:a9fe
+	64:ff9b::a00:5 64:ff9b:1::a00:5 64:ff9b:1::808:808 2002:7f00:1::1
+	2002:a9fe:a9fe::1 2001:0:7f00:1::f7f7:f7f7 2001:0:808:808::80ff:fffe)
+EMBED_PUBLIC=(::8.8.8.8 ::ffff:0:808:808 64:ff9b::808:808 2002:808:808::1
+	2001:0:808:808::f7f7:f7f7)
+
+embed_lab() {
+	LAB_RULES=()
+	ns_start 11.0.0.1 8.8.8.8 "${EMBED_DENIED[@]}" "${EMBED_PUBLIC[@]}"
+	ns_target 8.8.8.8 "${EMBED_DENIED[@]}" "${EMBED_PUBLIC[@]}"
+}
+
+@test "IPv4 in IPv6 (compatible, SIIT, NAT64, 6to4, Teredo): judged by the IPv4 address carried" {
+	embed_lab
+	ns_proxy 11.0.0.1 --allow-port "$TPORT"
+	local a n=0
+	for a in "${EMBED_DENIED[@]}"; do
+		expect_error 403 destination_ip_prohibited "$(connect_req "[$a]:$TPORT")"
+	done
+	for a in "${EMBED_PUBLIC[@]}"; do
+		expect_tunnel "$(connect_req "[$a]:$TPORT")"
+	done
+	report_cases
+	wait_log $((${#EMBED_DENIED[@]} + ${#EMBED_PUBLIC[@]}))
+	for a in "${EMBED_DENIED[@]}"; do
+		expect_logged "[$a]:$TPORT" 'status=403 ' "tried=\\[$a\\]:$TPORT=denied\$"
+	done
+	for a in "${EMBED_PUBLIC[@]}"; do
+		(($(accepts_at "[$a]:$TPORT") == 1)) || fail "[$a] was not reached:" "$(cat "$TLOG")"
+	done
+	expect_accepts ${#EMBED_PUBLIC[@]}
+}
+
+@test "IPv4 in IPv6: IPv4 deny and allow rules apply to every form that carries the address" {
+	embed_lab
+	ns_proxy 11.0.0.1 --allow-port "$TPORT" --deny-dest 8.8.8.8 --allow-dest 127.0.0.0/8
+	local a
+	# the deny rule on 8.8.8.8 reaches it in every form
+	for a in "${EMBED_PUBLIC[@]}" ::ffff:8.8.8.8; do
+		expect_error 403 destination_ip_prohibited "$(connect_req "[$a]:$TPORT")"
+	done
+	# the allow rule on loopback admits the forms carrying 127.0.0.1 ...
+	for a in ::127.0.0.1 ::ffff:0:7f00:1 64:ff9b::7f00:1 2002:7f00:1::1; do
+		expect_tunnel "$(connect_req "[$a]:$TPORT")"
+	done
+	# ... but not a Teredo address whose client is the denied 8.8.8.8, nor
+	# the local-use NAT64 prefix, denied by default as written
+	expect_error 403 destination_ip_prohibited "$(connect_req "[2001:0:7f00:1::f7f7:f7f7]:$TPORT")"
+	expect_error 403 destination_ip_prohibited "$(connect_req "[64:ff9b:1::a00:5]:$TPORT")"
+	report_cases
+	expect_accepts 4
+	(($(accepts_at "[64:ff9b::7f00:1]:$TPORT") == 1))
+}
+
+@test "IPv4 in IPv6: IPv6 rules on the prefixes match the address as written (::/96, 2002::/16, 64:ff9b::/96, ::ffff:0:0/96)" {
+	embed_lab
+	start_proxy_ns() { ns_proxy 11.0.0.1 --allow-port "$TPORT" "$@"; }
+	start_proxy_ns --deny-dest ::/96 --deny-dest 2002::/16 --deny-dest 2001::/32 \
+		--allow-dest 64:ff9b::/96 --allow-dest 64:ff9b:1::/48
+	expect_error 403 destination_ip_prohibited "$(connect_req "[::8.8.8.8]:$TPORT")"
+	expect_error 403 destination_ip_prohibited "$(connect_req "[2002:808:808::1]:$TPORT")"
+	expect_error 403 destination_ip_prohibited "$(connect_req "[2001:0:808:808::f7f7:f7f7]:$TPORT")"
+	# an allow rule on a NAT64 prefix admits what it carries
+	expect_tunnel "$(connect_req "[64:ff9b::7f00:1]:$TPORT")"
+	expect_tunnel "$(connect_req "[64:ff9b::a9fe:a9fe]:$TPORT")"
+	expect_tunnel "$(connect_req "[64:ff9b:1::808:808]:$TPORT")"
+	# a form no rule names is still judged by what it carries
+	expect_error 403 destination_ip_prohibited "$(connect_req "[::ffff:0:7f00:1]:$TPORT")"
+	expect_tunnel "$(connect_req "[::ffff:0:808:808]:$TPORT")"
+	report_cases
+	expect_accepts 4
+	stop_proxy
+
+	# ::ffff:0:0/96 is every IPv4-mapped address, that is every IPv4 host,
+	# plain or carried in IPv6; IPv6 hosts stay allowed
+	start_proxy_ns --deny-dest ::ffff:0:0/96
+	expect_error 403 destination_ip_prohibited "$(connect_req "[::ffff:8.8.8.8]:$TPORT")"
+	expect_error 403 destination_ip_prohibited "$(connect_req "8.8.8.8:$TPORT")"
+	expect_error 403 destination_ip_prohibited "$(connect_req "[64:ff9b::808:808]:$TPORT")"
+	report_cases
+	expect_accepts 4
 }

@@ -46,14 +46,14 @@ hosts_file() {
 }
 
 # start_ptarget [--host H]... : an echo target that logs every connection it
-# accepts (tools/policy_target.py), listening on each H (default 127.0.0.1)
-# on one port.  Sets TPORT and TLOG (one "accept ADDR:PORT" line per
+# accepts (tools/echotarget.py), listening on each H (default 127.0.0.1)
+# on one port.  Sets TPORT and TLOG (one "accept ADDR:PORT PEER" line per
 # connection).
 start_ptarget() {
 	_BG_N=$((_BG_N + 1))
 	local pf=$BATS_TEST_TMPDIR/ptarget$_BG_N.port
 	TLOG=$BATS_TEST_TMPDIR/ptarget$_BG_N.log
-	bg "ptarget$_BG_N" "$PY" "$TOOLS/policy_target.py" --port-file "$pf" --log "$TLOG" "$@"
+	bg "ptarget$_BG_N" "$PY" "$TOOLS/echotarget.py" --port-file "$pf" --log "$TLOG" "$@"
 	read_port_file "$pf" TPORT ||
 		fail "policy target did not start: $(cat "$BATS_TEST_TMPDIR/ptarget$_BG_N.err")"
 }
@@ -65,6 +65,12 @@ expect_accepts() {
 	local f=${2:-$TLOG} n
 	n=$(grep -c "^accept " "$f" || true)
 	((n == $1)) || fail "the target accepted $n connection(s), expected $1:" "$(cat "$f")"
+}
+
+# accepts_at ADDR:PORT [TLOG] : how many connections the target accepted at
+# that local address (IPv6 in brackets)
+accepts_at() {
+	grep -cF "accept $1 " "${2:-$TLOG}" || true
 }
 
 # --- connectd's log lines ---------------------------------------------------
@@ -112,6 +118,65 @@ field() {
 # connect_req HOST:PORT : a CONNECT request for expect_error/expect_tunnel
 connect_req() {
 	printf 'CONNECT %s HTTP/1.1\\r\\nHost: %s\\r\\n\\r\\n' "$1" "$1"
+}
+
+# --- a network namespace of the test's own ------------------------------------
+
+_ns_ready() { [[ -e $BATS_TEST_TMPDIR/ns.ready ]]; }
+
+# ns_start ADDR... : a private network namespace (unshare -n) whose lo is up
+# and holds each ADDR (IPv4 or IPv6, a host each), with no route anywhere
+# else, so nothing the test does there leaves it.  Sets NS, the nsenter
+# command that runs a command inside.
+ns_start() {
+	local script='ip link set lo up' a
+	for a in "$@"; do
+		if [[ $a == *:* ]]; then
+			script+=" && ip -6 addr add $a/128 dev lo nodad"
+		else
+			script+=" && ip addr add $a/32 dev lo"
+		fi
+	done
+	# shellcheck disable=SC2016
+	bg netns unshare -n sh -c "$script"' && : >"$0" && exec sleep 120' \
+		"$BATS_TEST_TMPDIR/ns.ready"
+	wait_until 10 _ns_ready || fail "network namespace not ready: $(cat netns.err)"
+	NS=(nsenter -t "$BG_PID" -n)
+}
+
+# ns_target ADDR... : start_ptarget inside the namespace, on each ADDR
+ns_target() {
+	local a args=()
+	for a in "$@"; do
+		args+=(--host "$a")
+	done
+	_BG_N=$((_BG_N + 1))
+	TLOG=$BATS_TEST_TMPDIR/nstarget$_BG_N.log
+	bg "nstarget$_BG_N" "${NS[@]}" "$PY" "$TOOLS/echotarget.py" \
+		--port-file "nstarget$_BG_N.port" --log "$TLOG" "${args[@]}"
+	read_port_file "nstarget$_BG_N.port" TPORT ||
+		fail "target: $(cat "nstarget$_BG_N.err")"
+}
+
+# ns_proxy ADDR [connectd args...] : start_proxy_p accept, inside the
+# namespace and listening on ADDR, with LAB_RULES; client() then talks to
+# it from inside too
+ns_proxy() {
+	local host=$1
+	shift
+	_BG_N=$((_BG_N + 1))
+	PROXY_LOG=$BATS_TEST_TMPDIR/proxy.err
+	PROXY_LAUNCHER=accept
+	bg proxy "${NS[@]}" "$PY" "$TOOLS/activate.py" --host "$host" \
+		--port-file "proxy$_BG_N.port" -- "$CONNECTD" "${LAB_RULES[@]}" "$@"
+	PROXY_PID=$BG_PID
+	read_port_file "proxy$_BG_N.port" PPORT || fail "proxy: $(cat "$PROXY_LOG")"
+	NS_PROXY_HOST=$host
+	# shellcheck disable=SC2317 # called by expect_error and expect_tunnel
+	client() {
+		run "${NS[@]}" "$PY" "$TOOLS/client.py" --host "$NS_PROXY_HOST" \
+			--port "$PPORT" "$@"
+	}
 }
 
 # --- users (peruser.bats) ---------------------------------------------------

@@ -286,18 +286,78 @@ print(r.status, r.read().decode(), end="")
 	report_cases
 }
 
-@test "--idle-timeout 1: a tunnel without traffic is closed (client sees EOF)" {
+@test "--idle-timeout 1: a tunnel without traffic is cut (client sees a reset)" {
+	# A deadline cuts a tunnel whose directions are still open: a FIN would
+	# tell the client the stream was complete.
 	start_target silent
 	start_proxy accept --allow-port "$TPORT" --idle-timeout 1
 	client --request 'CONNECT 127.0.0.1:{T} HTTP/1.1\r\nHost: 127.0.0.1:{T}\r\n\r\n' \
 		--check-ok --act readeof --timeout 30
 	((status == 0))
 	has_line 'CHECK ok'
-	has_line 'RECV'
-	has_line 'END eof'
+	has_line 'END reset'
 	wait_log 1
 	log_lines | grep -q ' status=200 .*end=idle_timeout' || fail "$(cat "$PROXY_LOG")"
 	expect_clean_exits 1
+}
+
+# cut_by_deadline OPTIONS... : a target streams without pause and a client
+# reads without pause until connectd ends the tunnel; prints how each end
+# saw it end ("CLIENT reset", "TARGET reset", ...), ten times over
+cut_by_deadline() {
+	start_proxy accept --allow-port 1-65535 "$@"
+	run "$PY" - "$PPORT" <<-'EOF'
+		import socket, sys, threading, time
+
+		def stream(conn, how):
+		    chunk = b"x" * 65536
+		    try:
+		        while True:
+		            conn.sendall(chunk)
+		    except ConnectionResetError:
+		        how.append("reset")
+		    except BrokenPipeError:
+		        how.append("reset")  # EPIPE follows a reset already taken
+		    except OSError as e:
+		        how.append("error " + e.strerror)
+
+		def read_to_end(s):
+		    try:
+		        while s.recv(1 << 20):
+		            pass
+		        return "eof"
+		    except ConnectionResetError:
+		        return "reset"
+		    except socket.timeout:
+		        return "timeout"
+
+		for _ in range(10):
+		    ls = socket.socket()
+		    ls.bind(("127.0.0.1", 0))
+		    ls.listen(1)
+		    c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+		    c.sendall(b"CONNECT 127.0.0.1:%d HTTP/1.0\r\n\r\n" % ls.getsockname()[1])
+		    t, _ = ls.accept()
+		    ls.close()
+		    how = []
+		    th = threading.Thread(target=stream, args=(t, how))
+		    th.start()
+		    print("CLIENT", read_to_end(c))
+		    th.join(20)
+		    print("TARGET", how[0] if how else "still sending")
+		    c.close()
+		    t.close()
+	EOF
+	echo "$output"
+	((status == 0)) || fail "the client failed"
+}
+
+@test "--max-lifetime cuts a streaming tunnel with a reset on both sides, every time" {
+	cut_by_deadline --max-lifetime 0.3 --idle-timeout 0
+	(($(grep -c '^CLIENT reset$' <<<"$output") == 10)) || fail "a client saw a clean end"
+	(($(grep -c '^TARGET reset$' <<<"$output") == 10)) || fail "a target saw a clean end"
+	wait_log 10
+	(($(log_lines | grep -c ' end=max_lifetime ') == 10)) || fail "$(log_lines)"
 }
 
 @test "--max-lifetime 1 ends a tunnel that still has traffic" {

@@ -240,5 +240,5 @@ refused_without() {
 	run "$CONNECTD" --sandbox=strict
 	echo "$output"
 	((status == 2))
-	[[ $output == *'--sandbox strict: invalid value'* ]]
+	[[ $output == *'--sandbox strict: not full, seccomp or off'* ]]
 }

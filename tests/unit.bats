@@ -54,3 +54,11 @@ setup() {
 	[[ $output =~ replayed\ ([0-9]+)\ inputs ]]
 	[ "${BASH_REMATCH[1]}" -ge 30 ]
 }
+
+@test "fuzz corpus replays through the configuration file parser without a fault" {
+	run "$top/fuzz/replay_conffile" "$top/fuzz/corpus/conffile"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output =~ replayed\ ([0-9]+)\ inputs ]]
+	[ "${BASH_REMATCH[1]}" -ge 30 ]
+}

@@ -2,10 +2,10 @@
 """Run connectd as a UCSPI program over two pipes (no socket at all).
 
   ucspi.py --request ESC --tport T [--send ESC] [--read-first]
-           [--stderr FILE] -- CONNECTD ARGS...
+           [--stderr FILE] [--env NAME=VALUE]... -- CONNECTD ARGS...
 
 Environment for the child: PROTO=TCP TCPREMOTEIP=127.0.0.1
-TCPREMOTEPORT=5555 (LISTEN_* removed).  fd 0 and fd 1 of the child are
+TCPREMOTEPORT=5555 (LISTEN_* removed), then each --env.  fd 0 and fd 1 of the child are
 pipes.  After the response head:
   default       write --send, close the write pipe (half-close), read the
                 read pipe until EOF;
@@ -35,6 +35,7 @@ def main():
     ap.add_argument('--read-first', action='store_true')
     ap.add_argument('--stderr', default=os.devnull)
     ap.add_argument('--timeout', type=float, default=20.0)
+    ap.add_argument('--env', action='append', default=[])
     ap.add_argument('cmd', nargs=argparse.REMAINDER)
     a = ap.parse_args()
     cmd = a.cmd[1:] if a.cmd and a.cmd[0] == '--' else a.cmd
@@ -46,6 +47,7 @@ def main():
 
     env = {k: v for k, v in os.environ.items() if not k.startswith('LISTEN_')}
     env.update(PROTO='TCP', TCPREMOTEIP='127.0.0.1', TCPREMOTEPORT='5555')
+    env.update(kv.split('=', 1) for kv in a.env)
     with open(a.stderr, 'wb') as err:
         p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=err, env=env, bufsize=0)

@@ -1,16 +1,20 @@
 /*
  * Table-driven tests of auth.c: the Basic decoder on good and bad values and
- * at its limits, the password file loader on good and refused files, and
- * auth_check() against a file written here with yescrypt, bcrypt and
- * sha512-crypt hashes made at run time.  Prints TAP; exits 1 on a failure.
+ * at its limits, the password file loader on good and refused files (modes,
+ * and owners as root and as another user), auth_check() against a file
+ * written here with yescrypt, bcrypt and sha512-crypt hashes made at run
+ * time, and the CPU time an unknown user costs next to the most expensive
+ * and a cheap known user.  Prints TAP; exits 1 on a failure.
  */
 #include <crypt.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -308,6 +312,9 @@ static const struct load_case load_cases[] = {
 	{ "world-readable refused", "alice:@Y\n", 0604, -1, "by others" },
 	{ "world-writable refused", "alice:@Y\n", 0602, -1, "by others" },
 	{ "world-rw refused", "alice:@Y\n", 0666, -1, "(mode 0666)" },
+	{ "group-writable refused", "alice:@Y\n", 0620, -1,
+	    "writable by its group (mode 0620)" },
+	{ "group-rw refused", "alice:@Y\n", 0660, -1, "by its group" },
 	{ "malformed line number", "# c\nalice:@Y\nbob\ncarol:@6\n", 0600, -1,
 	    "line 3: no ':'" },
 	{ "empty user", "alice:@Y\n:@B\n", 0600, -1, "line 2: empty user" },
@@ -445,6 +452,115 @@ run_load_special(void)
 	tap(1, "auth_free(NULL)", NULL);
 }
 
+/*
+ * Hashes password with a fresh salt of the method prefix and cost count (0:
+ * the default) into out.
+ */
+static void
+make_hash(
+    char *out, const char *prefix, unsigned long count, const char *password)
+{
+	static struct crypt_data cd;
+	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+
+	if (crypt_gensalt_rn(prefix, count, NULL, 0, salt, sizeof(salt)) ==
+		NULL ||
+	    crypt_rn(password, salt, &cd, sizeof(cd)) == NULL) {
+		printf("Bail out! %s: %s\n", prefix, strerror(errno));
+		exit(1);
+	}
+	snprintf(out, CRYPT_OUTPUT_SIZE, "%s", cd.output);
+}
+
+#define OTHER_UID 54321 /* a uid no file here needs a user entry for */
+#define OWNER_CASES 4
+
+/*
+ * Runs auth_load(path) in a child that runs as uid (group uid, no others),
+ * as connectd run as that user would, and reports whether it returned want
+ * with errsub in the message.
+ */
+static void
+load_as(
+    const char *name, uid_t uid, const char *path, int want, const char *errsub)
+{
+	char err[512] = "", detail[700];
+	struct auth_file *af = NULL;
+	int fds[2], status = -1;
+	ssize_t n;
+	pid_t pid;
+
+	fflush(stdout);
+	if (pipe(fds) == -1 || (pid = fork()) == -1) {
+		printf("Bail out! %s\n", strerror(errno));
+		exit(1);
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		if (setgroups(0, NULL) == -1 || setgid(uid) == -1 ||
+		    setuid(uid) == -1)
+			_exit(3);
+		status = auth_load(path, &af, err, sizeof(err));
+		(void)!write(fds[1], err, strlen(err));
+		_exit(status == 0 ? 0 : 1);
+	}
+	close(fds[1]);
+	n = read(fds[0], err, sizeof(err) - 1);
+	err[n > 0 ? n : 0] = '\0';
+	close(fds[0]);
+	waitpid(pid, &status, 0);
+	snprintf(detail, sizeof(detail), "status %d, err \"%s\"", status, err);
+	tap(WIFEXITED(status) && WEXITSTATUS(status) == (want == 0 ? 0 : 1) &&
+		(errsub == NULL || strstr(err, errsub) != NULL),
+	    name, detail);
+}
+
+/* Writes a one-user file owned by uid:gid with mode; returns its path. */
+static const char *
+owned_file(const char *name, uid_t uid, gid_t gid, mode_t mode)
+{
+	char content[CRYPT_OUTPUT_SIZE + 16];
+	const char *path;
+
+	snprintf(content, sizeof(content), "alice:%s\n", hash_6);
+	path = write_file(name, content, strlen(content), mode);
+	if (chown(path, uid, gid) == -1) {
+		printf("Bail out! chown %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	return path;
+}
+
+/*
+ * The owner rule: root's or the file of the user auth_load() runs as, as
+ * root (inetd) and as another user.  Needs root to chown and to switch.
+ */
+static void
+run_owner_cases(void)
+{
+	const char *p;
+	int i;
+
+	if (geteuid() != 0) {
+		for (i = 0; i < OWNER_CASES; i++)
+			printf("ok %d - owner # SKIP needs root\n", ++test_no);
+		return;
+	}
+	/* The other user must reach the files in the directory. */
+	chmod(tmpdir, 0711);
+	p = owned_file("users", OTHER_UID, OTHER_UID, 0600);
+	load_as("as root: another user's 0600 file refused", 0, p, -1,
+	    "owned by uid 54321, neither root nor uid 0");
+	load_as("as a user: its own 0600 file", OTHER_UID, p, 0, NULL);
+	p = owned_file("users", 0, OTHER_UID, 0640);
+	load_as(
+	    "as a user: root's file, group-readable", OTHER_UID, p, 0, NULL);
+	p = owned_file("users", OTHER_UID + 1, OTHER_UID, 0640);
+	load_as("as a user: a third user's file refused", OTHER_UID, p, -1,
+	    "owned by uid 54322, neither root nor uid 54321");
+	chmod(tmpdir, 0700);
+}
+
 struct chk_case {
 	const char *name;
 	const char *raw; /* field value; NULL: Basic of plain, or absent */
@@ -499,33 +615,59 @@ run_chk_case(const struct auth_file *af, const struct chk_case *c)
 	tap(ok, c->name, detail);
 }
 
+/* CPU milliseconds auth_check() takes for plain: the median of three. */
 static double
-seconds_for(const struct auth_file *af, const char *plain)
+ms_for(const struct auth_file *af, const char *plain)
 {
 	char value[VALUE_MAX];
 	struct timespec a, b;
-	double best = 1e9, t;
+	double t[3], lo, hi;
 	int i;
 
 	basic(value, sizeof(value), plain, strlen(plain));
 	for (i = 0; i < 3; i++) {
-		clock_gettime(CLOCK_MONOTONIC, &a);
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
 		auth_check(af, value, strlen(value), NULL, 0);
-		clock_gettime(CLOCK_MONOTONIC, &b);
-		t = (double)(b.tv_sec - a.tv_sec) +
-		    (b.tv_nsec - a.tv_nsec) / 1e9;
-		best = t < best ? t : best;
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+		t[i] = (double)(b.tv_sec - a.tv_sec) * 1e3 +
+		    (double)(b.tv_nsec - a.tv_nsec) / 1e6;
 	}
-	return best;
+	lo = t[0] < t[1] ? t[0] : t[1];
+	hi = t[0] < t[1] ? t[1] : t[0];
+	return t[2] < lo ? lo : t[2] > hi ? hi : t[2];
 }
 
-#define CHK_EXTRA_CASES 3
+/*
+ * An unknown user must cost at least half what a wrong password for the
+ * costliest user does (it costs that hash, less noise), whatever scheme
+ * the file's first user has; the cheapest user shows that the file mixes
+ * costs far enough apart (4x) for the row to tell.
+ */
+static void
+timing_row(const struct auth_file *af, const char *name, const char *costliest,
+    const char *cheapest)
+{
+	char plain[64], detail[160];
+	double unknown, high, low;
+
+	unknown = ms_for(af, "nobody:wrong");
+	snprintf(plain, sizeof(plain), "%s:wrong", costliest);
+	high = ms_for(af, plain);
+	snprintf(plain, sizeof(plain), "%s:wrong", cheapest);
+	low = ms_for(af, plain);
+	snprintf(detail, sizeof(detail),
+	    "CPU ms: unknown %.2f, %s %.2f, %s %.2f", unknown, costliest, high,
+	    cheapest, low);
+	printf("# %s: %s\n", name, detail);
+	tap(high > 4 * low && unknown >= high / 2, name, detail);
+}
+
+#define CHK_EXTRA_CASES 5
 
 static void
 run_chk_extra(const struct auth_file *af)
 {
-	char value[VALUE_MAX], user[4], detail[128];
-	double wrong, unknown;
+	char value[VALUE_MAX], user[4];
 	enum auth_result got;
 
 	basic(value, sizeof(value), "alice:wonderland", 16);
@@ -534,49 +676,71 @@ run_chk_extra(const struct auth_file *af)
 	    "small user buffer truncates", result_name(got));
 	got = auth_check(af, value, strlen(value), NULL, 0);
 	tap(got == AUTH_OK, "no user buffer", result_name(got));
-	/* The first user is yescrypt: an unknown user must pay for it. */
-	wrong = seconds_for(af, "alice:wrong");
-	unknown = seconds_for(af, "nobody:wrong");
-	snprintf(detail, sizeof(detail), "wrong %.4fs, unknown %.4fs", wrong,
-	    unknown);
-	tap(unknown > wrong * 0.3, "unknown user costs a hash", detail);
+	/* The first user is sha512-crypt; yescrypt costs far more. */
+	timing_row(
+	    af, "unknown user costs the costliest hash", "alice", "carol");
+}
+
+/* Loads content into a fresh file; bails out when it does not load. */
+static struct auth_file *
+load_text(const char *content)
+{
+	struct auth_file *af = NULL;
+	char err[512];
+	const char *path = write_file("check", content, strlen(content), 0600);
+
+	if (auth_load(path, &af, err, sizeof(err)) == -1) {
+		printf("Bail out! %s\n", err);
+		exit(1);
+	}
+	return af;
+}
+
+#define COST_ORDER_CASES 2
+
+/* Cheaper schemes first: the unknown user's hash is the costliest one. */
+static void
+run_cost_order(void)
+{
+	char content[4 * CRYPT_OUTPUT_SIZE], y3[CRYPT_OUTPUT_SIZE],
+	    b9[CRYPT_OUTPUT_SIZE], b4[CRYPT_OUTPUT_SIZE],
+	    s1k[CRYPT_OUTPUT_SIZE], s100k[CRYPT_OUTPUT_SIZE];
+	struct auth_file *af;
+
+	make_hash(y3, "$y$", 3, "x"); /* N 1024: ~5 ms */
+	make_hash(b9, "$2b$", 9, "x"); /* ~30 ms */
+	make_hash(s1k, "$6$", 1000, "x"); /* ~0.3 ms */
+	snprintf(content, sizeof(content), "yes:%s\nbcrypt:%s\nsha:%s\n", y3,
+	    b9, s1k);
+	af = load_text(content);
+	timing_row(af, "bcrypt cost 9 costs more than cheap yescrypt", "bcrypt",
+	    "sha");
+	auth_free(af);
+	make_hash(b4, "$2b$", 4, "x"); /* ~1 ms */
+	make_hash(s100k, "$6$", 100000, "x"); /* ~30 ms */
+	snprintf(content, sizeof(content), "bcrypt:%s\nsha:%s\n", b4, s100k);
+	af = load_text(content);
+	timing_row(
+	    af, "sha512-crypt rounds=100000 costs the most", "sha", "bcrypt");
+	auth_free(af);
 }
 
 static void
 run_chk(void)
 {
-	char content[2048], err[512];
-	struct auth_file *af = NULL;
-	const char *path;
+	char content[2048];
+	struct auth_file *af;
 	size_t i;
 
+	/* The cheapest first: an unknown user once paid for the first. */
 	snprintf(content, sizeof(content),
-	    "# test users\nalice:%s\nbob:%s\n\ncarol:%s\n", hash_y, hash_2b,
-	    hash_6);
-	path = write_file("check", content, strlen(content), 0600);
-	if (auth_load(path, &af, err, sizeof(err)) == -1) {
-		printf("Bail out! %s\n", err);
-		exit(1);
-	}
+	    "# test users\ncarol:%s\nalice:%s\n\nbob:%s\n", hash_6, hash_y,
+	    hash_2b);
+	af = load_text(content);
 	for (i = 0; i < NELEM(chk_cases); i++)
 		run_chk_case(af, &chk_cases[i]);
 	run_chk_extra(af);
 	auth_free(af);
-}
-
-/* Hashes password with a fresh salt of the method prefix into out. */
-static void
-make_hash(char *out, const char *prefix, const char *password)
-{
-	static struct crypt_data cd;
-	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-
-	if (crypt_gensalt_rn(prefix, 0, NULL, 0, salt, sizeof(salt)) == NULL ||
-	    crypt_rn(password, salt, &cd, sizeof(cd)) == NULL) {
-		printf("Bail out! %s: %s\n", prefix, strerror(errno));
-		exit(1);
-	}
-	snprintf(out, CRYPT_OUTPUT_SIZE, "%s", cd.output);
 }
 
 /* Removes what the tests wrote; the directory holds only these names. */
@@ -605,18 +769,21 @@ main(void)
 		return 1;
 	}
 	atexit(cleanup);
-	make_hash(hash_y, "$y$", "wonderland");
-	make_hash(hash_2b, "$2b$", "builder");
-	make_hash(hash_6, "$6$", "c:ol pass");
+	make_hash(hash_y, "$y$", 0, "wonderland");
+	make_hash(hash_2b, "$2b$", 0, "builder");
+	make_hash(hash_6, "$6$", 0, "c:ol pass");
 	printf("1..%zu\n",
 	    NELEM(dec_cases) + DEC_LIMIT_CASES + NELEM(load_cases) +
-		LOAD_SPECIAL_CASES + NELEM(chk_cases) + CHK_EXTRA_CASES);
+		LOAD_SPECIAL_CASES + OWNER_CASES + NELEM(chk_cases) +
+		CHK_EXTRA_CASES + COST_ORDER_CASES);
 	for (i = 0; i < NELEM(dec_cases); i++)
 		run_dec_case(&dec_cases[i]);
 	run_dec_limits();
 	for (i = 0; i < NELEM(load_cases); i++)
 		run_load_case(&load_cases[i]);
 	run_load_special();
+	run_owner_cases();
 	run_chk();
+	run_cost_order();
 	return test_failed > 0;
 }

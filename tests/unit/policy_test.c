@@ -1,8 +1,9 @@
 /*
  * Table-driven tests of the destination policy: rule parsing, the order of
  * judgement (deny beats allow, allow and a name's opt-in beat the default
- * ranges) and every default-denied range, in IPv4, IPv6 and the IPv4 forms
- * carried in IPv6.  TAP output; exits 1 when any row fails.
+ * ranges) and every default-denied range, in IPv4, IPv6 and every IPv6
+ * form that carries an IPv4 address, with the rules of either family.
+ * TAP output; exits 1 when any row fails.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -89,6 +90,94 @@ static const struct addr_case addr_cases[] = {
 	{ "", "10.1.2.3", 1, OK },
 	{ "-10.0.0.0/8", "10.1.2.3", 1, NO },
 	{ "+10.1.2.3/33", "10.1.2.3", 0, NO },
+	/* IPv6 forms that carry an IPv4 address: judged by it by default */
+	{ "", "::10.0.0.1", 0, NO },
+	{ "", "::8.8.8.8", 0, OK },
+	{ "", "::ffff:0:127.0.0.1", 0, NO },
+	{ "", "::ffff:0:10.0.0.5", 0, NO },
+	{ "", "::ffff:0:0.0.0.0", 0, NO },
+	{ "", "::ffff:0:8.8.8.8", 0, OK },
+	{ "", "64:ff9b::7f00:1", 0, NO },
+	{ "", "64:ff9b::a9fe:a9fe", 0, NO },
+	{ "", "64:ff9b::a00:5", 0, NO },
+	{ "", "64:ff9b::192.168.1.1", 0, NO },
+	{ "", "64:ff9b::808:808", 0, OK },
+	/* outside the /96 */
+	{ "", "64:ff9b::1:7f00:1", 0, OK },
+	{ "", "64:ff9b:1::a00:5", 0, NO },
+	/* local use: denied by default */
+	{ "", "64:ff9b:1::808:808", 0, NO },
+	{ "", "64:ff9b:1:ab::808:808", 0, NO },
+	{ "", "2002:7f00:1::1", 0, NO },
+	{ "", "2002:a9fe:a9fe::1", 0, NO },
+	{ "", "2002:a00:5:1::1", 0, NO },
+	{ "", "2002:808:808::1", 0, OK },
+	/* not 6to4 */
+	{ "", "2003:7f00:1::1", 0, OK },
+	/* Teredo: server 127.0.0.1, client 8.8.8.8 (stored inverted) */
+	{ "", "2001:0:7f00:1::f7f7:f7f7", 0, NO },
+	/* server 8.8.8.8, client 127.0.0.1; then client 10.0.0.5 */
+	{ "", "2001:0:808:808::80ff:fffe", 0, NO },
+	{ "", "2001:0:808:808:8000:1234:f5ff:fffa", 0, NO },
+	{ "", "2001:0:808:808::f7f7:f7f7", 0, OK },
+	/* not Teredo */
+	{ "", "2001:1:7f00:1::80ff:fffe", 0, OK },
+	/* IPv4 deny rules reach every form */
+	{ "-8.8.8.8", "::8.8.8.8", 0, NO },
+	{ "-8.8.8.8", "::ffff:0:8.8.8.8", 0, NO },
+	{ "-8.8.8.8", "64:ff9b::808:808", 0, NO },
+	{ "-8.8.8.0/24 +64:ff9b:1::/48", "64:ff9b:1::808:808", 0, NO },
+	{ "-8.8.8.8", "2002:808:808::1", 0, NO },
+	{ "-8.8.8.8", "2001:0:808:808::f7f3:fbfb", 0, NO },
+	{ "-8.12.4.4", "2001:0:808:808::f7f3:fbfb", 0, NO },
+	{ "-8.12.4.4", "2001:0:808:808::f7f7:f7f7", 0, OK },
+	{ "-10.0.0.0/8 +64:ff9b::/96", "64:ff9b::a00:5", 0, NO },
+	{ "-10.0.0.0/8", "64:ff9b::a00:5", 1, NO },
+	{ "-::ffff:10.0.0.0/104", "2002:a00:5::1", 1, NO },
+	/* IPv4 allow rules admit the forms that carry their addresses */
+	{ "+127.0.0.0/8", "::127.0.0.1", 0, OK },
+	{ "+127.0.0.0/8", "::ffff:0:127.0.0.1", 0, OK },
+	{ "+127.0.0.0/8", "64:ff9b::7f00:1", 0, OK },
+	{ "+127.0.0.0/8", "2002:7f00:1::1", 0, OK },
+	{ "+127.0.0.0/8", "2001:0:7f00:1::f7f7:f7f7", 0, OK },
+	{ "+127.0.0.0/8", "2001:0:7f00:1::f5ff:fffa", 0, NO },
+	{ "+127.0.0.0/8 +10.0.0.5", "2001:0:7f00:1::f5ff:fffa", 0, OK },
+	{ "+10.0.0.5", "64:ff9b:1::a00:5", 0, NO },
+	{ "", "64:ff9b::a00:5", 1, OK },
+	/* IPv6 rules on the forms match the address as written */
+	{ "-::/96", "::8.8.8.8", 0, NO },
+	{ "-::/96", "8.8.8.8", 0, OK },
+	{ "-::ffff:0:0/96", "::ffff:8.8.8.8", 0, NO },
+	/* mapped is IPv4 */
+	{ "-::ffff:0:0/96", "8.8.8.8", 0, NO },
+	{ "-::ffff:0:0:0/96", "::ffff:0:8.8.8.8", 0, NO },
+	{ "-64:ff9b::/96", "64:ff9b::808:808", 0, NO },
+	{ "-64:ff9b::808:808", "8.8.8.8", 0, OK },
+	{ "-2002::/16", "2002:808:808::1", 0, NO },
+	{ "-2001::/32", "2001:0:808:808::f7f7:f7f7", 0, NO },
+	{ "-::/0", "64:ff9b::808:808", 0, NO },
+	{ "+64:ff9b::/96", "64:ff9b::7f00:1", 0, OK },
+	{ "+64:ff9b:1::/48", "64:ff9b:1::808:808", 0, OK },
+	{ "+2002:7f00::/24", "2002:7f00:1::1", 0, OK },
+	{ "+::/96", "::127.0.0.1", 0, OK },
+	/* compatible is IPv6 */
+	{ "+::127.0.0.1", "127.0.0.1", 0, NO },
+	/* ::1 carries nothing */
+	{ "-0.0.0.0/8 +::1", "::1", 0, OK },
+};
+
+/* The proxy's own address, and the forms that lead back to it. */
+static const struct self_case {
+	const char *self;
+	struct addr_case c;
+} self_cases[] = {
+	{ "93.184.216.34", { "", "93.184.216.34", 0, NO } },
+	{ "::ffff:93.184.216.34", { "", "93.184.216.34", 0, NO } },
+	{ "93.184.216.34", { "", "::ffff:93.184.216.34", 0, NO } },
+	{ "93.184.216.34", { "", "64:ff9b::5db8:d822", 0, NO } },
+	{ "93.184.216.34", { "", "2002:5db8:d822::1", 0, NO } },
+	{ "93.184.216.34", { "", "93.184.216.35", 0, OK } },
+	{ "93.184.216.34", { "+93.184.216.34", "64:ff9b::5db8:d822", 0, OK } },
 };
 
 static const struct name_case name_cases[] = {
@@ -136,23 +225,26 @@ to_sockaddr(const char *text, struct sockaddr_storage *ss)
 	return inet_pton(AF_INET6, text, &in6->sin6_addr) == 1 ? 0 : -1;
 }
 
+/* Runs one row; self is the proxy's own address, or NULL. */
 static int
-run_addr_case(int n, const struct addr_case *c)
+run_addr_case(int n, const struct addr_case *c, const char *self)
 {
 	static struct policy p;
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss, me;
 	enum outcome got = OUT_INTERNAL_ERROR;
 	int ok;
 
 	/* A rule the parser refuses counts as "no rule" for the row. */
 	if (apply_rules(&p, c->rules) == -1)
 		policy_init(&p);
-	if (to_sockaddr(c->addr, &ss) == 0)
-		got = policy_check_addr(
-		    &p, (struct sockaddr *)&ss, c->opted_in, NULL);
+	if (to_sockaddr(c->addr, &ss) == 0 &&
+	    (self == NULL || to_sockaddr(self, &me) == 0))
+		got = policy_check_addr(&p, (struct sockaddr *)&ss, c->opted_in,
+		    self != NULL ? (struct sockaddr *)&me : NULL);
 	ok = got == c->want;
-	printf("%s %d - addr %s with \"%s\"%s", ok ? "ok" : "not ok", n,
-	    c->addr, c->rules, c->opted_in ? " (name opted in)" : "");
+	printf("%s %d - addr %s with \"%s\"%s%s%s", ok ? "ok" : "not ok", n,
+	    c->addr, c->rules, c->opted_in ? " (name opted in)" : "",
+	    self != NULL ? ", self " : "", self != NULL ? self : "");
 	printf(ok ? "\n" : " (got %s)\n", reply_reason(got));
 	return ok;
 }
@@ -173,33 +265,22 @@ run_name_case(int n, const struct name_case *c)
 	return ok;
 }
 
-/* Rules that must be refused, and the self address. */
+/* Rules that must be refused. */
+static const char *const bad_rules[] = { "", "10.0.0.0/", "10.0.0.0/33",
+	"::1/129", "a b", "127.1", "host:443", "[::1", ".", "..x",
+	"1.2.3.4/-1" };
+
 static int
-run_misc(int n)
+run_bad_rule(int n, const char *rule)
 {
-	static const char *const bad[] = { "", "10.0.0.0/", "10.0.0.0/33",
-		"::1/129", "a b", "127.1", "host:443", "[::1", ".", "..x",
-		"1.2.3.4/-1" };
 	static struct policy p;
-	struct sockaddr_storage self, addr;
-	size_t i;
-	int ok = 1;
+	int refused;
 
 	policy_init(&p);
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int refused = policy_add_rule(&p, 1, bad[i]) == -1;
-
-		printf("%s %d - rule \"%s\" is refused\n",
-		    refused ? "ok" : "not ok", n++, bad[i]);
-		ok &= refused;
-	}
-	to_sockaddr("93.184.216.34", &self);
-	to_sockaddr("93.184.216.34", &addr);
-	i = policy_check_addr(&p, (struct sockaddr *)&addr, 0,
-		(struct sockaddr *)&self) == OUT_ADDRESS_NOT_ALLOWED;
-	printf("%s %d - the proxy's own address is denied\n",
-	    i ? "ok" : "not ok", n++);
-	return ok && i;
+	refused = policy_add_rule(&p, 1, rule) == -1;
+	printf("%s %d - rule \"%s\" is refused\n", refused ? "ok" : "not ok", n,
+	    rule);
+	return refused;
 }
 
 int
@@ -207,13 +288,19 @@ main(void)
 {
 	size_t i, na = sizeof(addr_cases) / sizeof(addr_cases[0]);
 	size_t nn = sizeof(name_cases) / sizeof(name_cases[0]);
+	size_t ns = sizeof(self_cases) / sizeof(self_cases[0]);
+	size_t nb = sizeof(bad_rules) / sizeof(bad_rules[0]);
 	int n = 1, failed = 0;
 
-	printf("1..%zu\n", na + nn + 12);
+	printf("1..%zu\n", na + nn + ns + nb);
 	for (i = 0; i < na; i++)
-		failed += !run_addr_case(n++, &addr_cases[i]);
+		failed += !run_addr_case(n++, &addr_cases[i], NULL);
 	for (i = 0; i < nn; i++)
 		failed += !run_name_case(n++, &name_cases[i]);
-	failed += !run_misc(n);
+	for (i = 0; i < ns; i++)
+		failed += !run_addr_case(
+		    n++, &self_cases[i].c, self_cases[i].self);
+	for (i = 0; i < nb; i++)
+		failed += !run_bad_rule(n++, bad_rules[i]);
 	return failed > 0;
 }

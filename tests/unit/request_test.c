@@ -1,13 +1,16 @@
 /*
  * Table-driven tests of req_parse(): each row is a request head and the
- * outcome it must get, with host and port for the accepted ones.  Prints
- * one TAP line per row; exits 1 when any row fails.
+ * outcome it must get, with host and port for the accepted ones.  Each row
+ * is also fed to req_resume() one byte per call, as a client trickles it,
+ * and must get the same outcome and fields as the whole buffer.  Prints one
+ * TAP line per check; exits 1 when any fails.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "../../reply.h"
 #include "../../request.h"
+#include "../../fuzz/request_same.h"
 
 struct req_case {
 	const char *name;
@@ -174,8 +177,45 @@ static const struct req_case cases[] = {
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
+static int tap_n; /* the last TAP line's number */
+
 static int
-run_case(int i, const struct req_case *c)
+report(int ok, const char *name, const char *how, enum outcome got,
+    enum outcome want)
+{
+	printf("%s %d - %s%s", ok ? "ok" : "not ok", ++tap_n, name, how);
+	if (!ok)
+		printf(" (got %s, want %s)", reply_reason(got),
+		    reply_reason(want));
+	printf("\n");
+	return ok;
+}
+
+/*
+ * Feeds head[0..len) to req_resume() one byte per call until a verdict and
+ * checks it against req_parse() on the whole: the same outcome and fields,
+ * reached at the same byte (the prefix one byte shorter has none).
+ */
+static int
+check_bytewise(const char *name, const char *head, size_t len)
+{
+	struct request inc, whole;
+	enum outcome want = req_parse(head, len, &whole), got = OUT_INCOMPLETE;
+	size_t k = 0;
+	int ok;
+
+	req_init(&inc);
+	while (k < len && got == OUT_INCOMPLETE)
+		got = req_resume(head, ++k, &inc);
+	ok = got == want && req_same(&inc, &whole);
+	if (k > 0 && ok)
+		ok = req_parse(head, k, &whole) == got &&
+		    req_parse(head, k - 1, &whole) == OUT_INCOMPLETE;
+	return report(ok, name, ", byte by byte", got, want);
+}
+
+static int
+run_case(const struct req_case *c)
 {
 	struct request req;
 	/* Find the length ourselves: one row holds a NUL on purpose. */
@@ -186,12 +226,8 @@ run_case(int i, const struct req_case *c)
 	if (ok && got == OUT_OK)
 		ok = strcmp(req.host, c->host) == 0 && req.port == c->port &&
 		    req.head_len == len;
-	printf("%s %d - %s", ok ? "ok" : "not ok", i + 1, c->name);
-	if (!ok)
-		printf(" (got %s, want %s)", reply_reason(got),
-		    reply_reason(c->want));
-	printf("\n");
-	return ok;
+	ok = report(ok, c->name, "", got, c->want);
+	return check_bytewise(c->name, c->head, len) && ok;
 }
 
 /* Builds a head with one field line of exactly n bytes (without CRLF). */
@@ -255,53 +291,48 @@ head_with_target(char *buf, size_t tlen)
 }
 
 static int
-check_limit(
-    int i, const char *name, const char *buf, size_t len, enum outcome want)
+check_limit(const char *name, const char *buf, size_t len, enum outcome want)
 {
 	struct request req;
 	enum outcome got = req_parse(buf, len, &req);
+	int ok = report(got == want, name, "", got, want);
 
-	printf("%s %d - %s", got == want ? "ok" : "not ok", i, name);
-	if (got != want)
-		printf(" (got %s, want %s)", reply_reason(got),
-		    reply_reason(want));
-	printf("\n");
-	return got == want;
+	return check_bytewise(name, buf, len) && ok;
 }
 
 /* Every cap answers at the limit plus one byte and passes at the limit. */
 static int
-run_limits(int first)
+run_limits(void)
 {
 	static char buf[REQ_HEAD_MAX * 2];
-	int ok = 1, i = first;
+	int ok = 1;
 	size_t n;
 
 	n = head_with_field(buf, REQ_LINE_MAX);
-	ok &= check_limit(i++, "field line at limit", buf, n, OUT_OK);
+	ok &= check_limit("field line at limit", buf, n, OUT_OK);
 	n = head_with_field(buf, REQ_LINE_MAX + 1);
-	ok &= check_limit(i++, "field line over", buf, n, OUT_FIELD_TOO_LONG);
+	ok &= check_limit("field line over", buf, n, OUT_FIELD_TOO_LONG);
 	ok &= check_limit(
-	    i++, "field line over, unfinished", buf, n - 4, OUT_FIELD_TOO_LONG);
+	    "field line over, unfinished", buf, n - 4, OUT_FIELD_TOO_LONG);
 	n = head_with_fields(buf, REQ_FIELDS_MAX);
-	ok &= check_limit(i++, "fields at limit", buf, n, OUT_OK);
+	ok &= check_limit("fields at limit", buf, n, OUT_OK);
 	n = head_with_fields(buf, REQ_FIELDS_MAX + 1);
-	ok &= check_limit(i++, "fields over", buf, n, OUT_TOO_MANY_FIELDS);
+	ok &= check_limit("fields over", buf, n, OUT_TOO_MANY_FIELDS);
 	n = head_of_size(buf, REQ_HEAD_MAX);
-	ok &= check_limit(i++, "head at limit", buf, n, OUT_OK);
+	ok &= check_limit("head at limit", buf, n, OUT_OK);
 	n = head_of_size(buf, REQ_HEAD_MAX + 1);
-	ok &= check_limit(i++, "head over", buf, n, OUT_HEAD_TOO_LARGE);
-	ok &= check_limit(i++, "head over, unfinished", buf, REQ_HEAD_MAX,
-	    OUT_HEAD_TOO_LARGE);
+	ok &= check_limit("head over", buf, n, OUT_HEAD_TOO_LARGE);
+	ok &= check_limit(
+	    "head over, unfinished", buf, REQ_HEAD_MAX, OUT_HEAD_TOO_LARGE);
 	n = head_with_target(buf, REQ_TARGET_MAX);
-	ok &= check_limit(i++, "target at limit", buf, n, OUT_OK);
+	ok &= check_limit("target at limit", buf, n, OUT_OK);
 	n = head_with_target(buf, REQ_TARGET_MAX + 1);
-	ok &= check_limit(i++, "target over", buf, n, OUT_TARGET_TOO_LONG);
+	ok &= check_limit("target over", buf, n, OUT_TARGET_TOO_LONG);
 	memset(buf, 'a', REQ_LINE_MAX + 1);
 	memcpy(buf, "CONNECT ", 8);
-	ok &= check_limit(i++, "request line over, unfinished", buf,
+	ok &= check_limit("request line over, unfinished", buf,
 	    REQ_LINE_MAX + 1, OUT_TARGET_TOO_LONG);
-	ok &= check_limit(i++, "request line at limit, unfinished", buf,
+	ok &= check_limit("request line at limit, unfinished", buf,
 	    REQ_LINE_MAX, OUT_INCOMPLETE);
 	return ok;
 }
@@ -314,9 +345,10 @@ main(void)
 	size_t i;
 	int failed = 0;
 
-	printf("1..%zu\n", NCASES + LIMIT_CASES);
+	/* Each row twice: whole, then byte by byte. */
+	printf("1..%zu\n", 2 * (NCASES + LIMIT_CASES));
 	for (i = 0; i < NCASES; i++)
-		failed += !run_case((int)i, &cases[i]);
-	failed += !run_limits((int)NCASES + 1);
+		failed += !run_case(&cases[i]);
+	failed += !run_limits();
 	return failed > 0;
 }
