@@ -2,10 +2,14 @@
 # `make run` and `make check` work on a fresh Debian 12 machine as root:
 # scripts/deps.sh installs the Debian packages they need, only when missing.
 
+# Where `make install` puts things; a package build sets DESTDIR and PREFIX=/usr.
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
-UNITDIR ?= /etc/systemd/system
+DOCDIR ?= $(PREFIX)/share/doc/connectd
+# connectd's own configuration lives in $(SYSCONFDIR)/connectd whatever the
+# prefix, as systemd's units expect it there.
+SYSCONFDIR ?= /etc
 PORT ?= 8080
 
 CC ?= cc
@@ -49,8 +53,8 @@ FUZZ_CC ?= clang
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 
-.PHONY: all run check check-asan deps-build deps-check install uninstall \
-	lint fuzz bench clean
+.PHONY: all run check check-asan check-systemd deps-build deps-check install \
+	uninstall lint fuzz bench clean
 
 all: connectd
 
@@ -122,6 +126,13 @@ check: deps-check
 	@CONNECTD_BUILDS="$(CURDIR)/connectd $(CURDIR)/connectd:--no-splice \
 		$(CURDIR)/build-asan/connectd" tests/run
 
+# connectd as its users run it: installed with PREFIX=/usr into a cached
+# Debian 12 root (/var/cache/connectd-nspawn) booted with systemd-nspawn,
+# systemd 252 as PID 1; the system, high-rate and per-user units, a burst,
+# stopping, and the rates.  Root only.  See scripts/check-systemd.
+check-systemd:
+	@scripts/check-systemd
+
 # The whole suite against a build with AddressSanitizer and UBSan.
 build-asan/connectd: $(SRCS) $(HDRS)
 	@mkdir -p build-asan
@@ -148,24 +159,56 @@ fuzz: $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
 			fuzz/corpus/$$t || exit 1; \
 	done
 
+# The unit files in units/ are complete units for the default prefix, so
+# that systemd-analyze and the tests read them as they are.  They are also
+# the templates: `make install` writes them with every /usr/local/bin/connectd
+# replaced by $(BINDIR)/connectd and /etc/connectd/ by $(SYSCONFDIR)/connectd/,
+# so an installed unit names the installed binary whatever the prefix.  The
+# unit directories are systemd's own (pkg-config), whatever the prefix:
+# systemd reads no other.
 UNITS = units/connectd.socket units/connectd@.service \
 	units/connectd-fast.socket units/connectd-fast.service
 USER_UNITS = units/user/connectd.socket units/user/connectd@.service \
 	units/user/connectd-tcp.socket units/user/connectd-tcp@.service
-USERUNITDIR ?= $(PREFIX)/lib/systemd/user
+EXAMPLES = examples/xinetd.conf examples/inetd.conf
+systemd_var = $(or $(shell $(PKG_CONFIG) --variable=$(1) systemd 2>/dev/null),$(2))
+UNITDIR ?= $(call systemd_var,systemdsystemunitdir,/lib/systemd/system)
+USERUNITDIR ?= $(call systemd_var,systemduserunitdir,/usr/lib/systemd/user)
+SYSUSERSDIR ?= $(call systemd_var,sysusersdir,/usr/lib/sysusers.d)
+SYSUSERS ?= systemd-sysusers
+INSTALL_SUBST = sed -e 's|/usr/local/bin/connectd|$(BINDIR)/connectd|g' \
+	-e 's|/usr/local/share/doc/connectd|$(DOCDIR)|g' \
+	-e 's|/usr/local/share/man/|$(MANDIR)/|g' \
+	-e 's|/etc/connectd/|$(SYSCONFDIR)/connectd/|g'
+# install_subst MODE DIR FILE... : FILEs into DIR, paths substituted
+install_subst = $(foreach f,$(3),$(INSTALL_SUBST) $(f) >$(2)/$(notdir $(f)) && \
+	chmod $(1) $(2)/$(notdir $(f)) &&) true
 
 install: connectd
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
-		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(USERUNITDIR)
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(USERUNITDIR) \
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSUSERSDIR)
 	install -m 0755 connectd $(DESTDIR)$(BINDIR)/connectd
-	install -m 0644 man/connectd.8 $(DESTDIR)$(MANDIR)/man8/connectd.8
-	install -m 0644 $(UNITS) $(DESTDIR)$(UNITDIR)/
-	install -m 0644 $(USER_UNITS) $(DESTDIR)$(USERUNITDIR)/
+	install -m 0644 units/sysusers.d/connectd.conf $(DESTDIR)$(SYSUSERSDIR)/
+	$(call install_subst,0644,$(DESTDIR)$(MANDIR)/man8,man/connectd.8)
+	$(call install_subst,0644,$(DESTDIR)$(UNITDIR),$(UNITS))
+	$(call install_subst,0644,$(DESTDIR)$(USERUNITDIR),$(USER_UNITS))
+	$(call install_subst,0644,$(DESTDIR)$(DOCDIR)/examples,$(EXAMPLES))
+	@# The units run as the system user connectd: create it now on this
+	@# system (SYSUSERS= skips it); a package creates it when installed.
+	@if [ -z "$(DESTDIR)" ] && [ -n "$(SYSUSERS)" ] && \
+	    command -v $(SYSUSERS) >/dev/null; then \
+		echo $(SYSUSERS) $(SYSUSERSDIR)/connectd.conf; \
+		$(SYSUSERS) $(SYSUSERSDIR)/connectd.conf; \
+	fi
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/connectd $(DESTDIR)$(MANDIR)/man8/connectd.8
 	rm -f $(UNITS:units/%=$(DESTDIR)$(UNITDIR)/%)
 	rm -f $(USER_UNITS:units/user/%=$(DESTDIR)$(USERUNITDIR)/%)
+	rm -f $(EXAMPLES:examples/%=$(DESTDIR)$(DOCDIR)/examples/%)
+	rm -f $(DESTDIR)$(SYSUSERSDIR)/connectd.conf
+	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 lint:
 	clang-format --dry-run -Werror *.c *.h tests/unit/*.c tests/tools/*.c \

@@ -412,9 +412,10 @@ settle_log_sink(
 }
 
 /*
- * After a bad option or configuration line: a client that a launcher
+ * After a --config file that cannot be used: a client that a launcher
  * handed over gets 500 config_error and its log line, rather than a bare
- * close, so the mistake shows at both ends.  Returns the exit status, 2.
+ * close, so the mistake shows at both ends.  (A bad command line is a
+ * usage error, answered on stderr alone.)  Returns the exit status, 2.
  */
 static int
 refuse_misconfigured(struct session *s, int stderr_closed)
@@ -458,6 +459,9 @@ main(int argc, char *argv[])
 		return EXIT_SUCCESS;
 	case OPTIONS_USAGE:
 		log_warnx("%s (see connectd --help)", err);
+		return EXIT_USAGE;
+	case OPTIONS_BAD_CONFIG:
+		log_warnx("%s", err);
 		return refuse_misconfigured(&s, stderr_closed);
 	}
 	if (s.opt.listen != NULL) {

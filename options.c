@@ -656,7 +656,7 @@ options_take(enum options_id id, const char *arg, struct options *opt,
 	case OPT_CONFIG:
 		return options_read_config(arg, opt, err, errsize) == 0
 		    ? OPTIONS_RUN
-		    : OPTIONS_USAGE;
+		    : OPTIONS_BAD_CONFIG;
 	default:
 		break;
 	}

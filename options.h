@@ -43,6 +43,7 @@ enum options_status {
 	OPTIONS_RUN,
 	OPTIONS_EXIT, /* --help or --version was answered */
 	OPTIONS_USAGE, /* a bad option; message in err */
+	OPTIONS_BAD_CONFIG, /* --config could not be used; message in err */
 };
 
 /*
@@ -55,9 +56,10 @@ void options_defaults(struct options *opt);
 /*
  * Parses argv into opt after options_defaults(), reading a --config file
  * where it stands, so that options after it win.  --help and --version
- * print to stdout and return OPTIONS_EXIT; a bad option, value or
- * configuration line returns OPTIONS_USAGE with a message naming the
- * option (and the file and line) in err, of errsize bytes.
+ * print to stdout and return OPTIONS_EXIT; a bad option or value returns
+ * OPTIONS_USAGE, and a --config file that cannot be read or has a bad line
+ * OPTIONS_BAD_CONFIG, each with a message naming the option (and the file
+ * and line) in err, of errsize bytes.
  */
 enum options_status options_parse(
     int argc, char **argv, struct options *opt, char *err, size_t errsize);

@@ -14,8 +14,22 @@
 
 static char *proctitle_base; /* argv[0]'s memory */
 static size_t proctitle_size; /* bytes that follow it without a gap */
-/* The copy of argv, kept for good; volatile, so the store is not dropped. */
-static char **volatile proctitle_args;
+/*
+ * A copy of a string vector: the array and one block that holds every
+ * string, so that an entry unsetenv(3) drops still lies in a block we
+ * hold (it frees no string it did not allocate).
+ */
+struct proctitle_copy {
+	char **vec;
+	char *strings;
+};
+
+/*
+ * The copies of argv and of the environment, kept for good in statics
+ * (volatile, so the stores are not dropped): setenv(3) may later move
+ * environ to an array of its own, and the copies must stay reachable.
+ */
+static volatile struct proctitle_copy proctitle_args, proctitle_env;
 
 /* The end of the run of strings that starts at strs[0] and follows on. */
 static char *
@@ -28,40 +42,36 @@ proctitle_run_end(char *end, char **strs)
 	return end;
 }
 
-/* Frees a vector from proctitle_copy(). */
-static void
-proctitle_free(char **strs)
+/* Copies the n strings of strs to the heap; 0, or -1 with nothing kept. */
+static int
+proctitle_copy(char **strs, size_t n, struct proctitle_copy *c)
 {
-	size_t i;
+	size_t i, total = 0, off = 0;
 
-	for (i = 0; strs != NULL && strs[i] != NULL; i++)
-		free(strs[i]);
-	free(strs);
-}
-
-/* Copies a NULL-terminated string vector to the heap; NULL on failure. */
-static char **
-proctitle_copy(char **strs, size_t n)
-{
-	char **copy = calloc(n + 1, sizeof(*copy));
-	size_t i;
-
-	if (copy == NULL)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		if ((copy[i] = strdup(strs[i])) == NULL) {
-			proctitle_free(copy);
-			return NULL;
-		}
+	for (i = 0; i < n; i++)
+		total += strlen(strs[i]) + 1;
+	c->vec = calloc(n + 1, sizeof(*c->vec));
+	c->strings = malloc(total > 0 ? total : 1);
+	if (c->vec == NULL || c->strings == NULL) {
+		free(c->vec);
+		free(c->strings);
+		return -1;
 	}
-	return copy;
+	for (i = 0; i < n; i++) {
+		size_t len = strlen(strs[i]) + 1;
+
+		c->vec[i] = memcpy(c->strings + off, strs[i], len);
+		off += len;
+	}
+	return 0;
 }
 
 char **
 proctitle_init(int argc, char **argv)
 {
 	extern char **environ;
-	char **args, **env, *end;
+	struct proctitle_copy args, env;
+	char *end;
 	size_t n = 0;
 
 	if (argc < 1 || argv[0] == NULL)
@@ -70,18 +80,21 @@ proctitle_init(int argc, char **argv)
 	end = proctitle_run_end(end, environ);
 	while (environ[n] != NULL)
 		n++;
-	if ((args = proctitle_copy(argv, (size_t)argc)) == NULL)
+	if (proctitle_copy(argv, (size_t)argc, &args) == -1)
 		return argv;
-	if ((env = proctitle_copy(environ, n)) == NULL) {
-		proctitle_free(args);
+	if (proctitle_copy(environ, n, &env) == -1) {
+		free(args.vec);
+		free(args.strings);
 		return argv;
 	}
-	/* Held in statics, so that both stay reachable until exit. */
-	environ = env;
-	proctitle_args = args;
+	environ = env.vec;
+	proctitle_env.vec = env.vec;
+	proctitle_env.strings = env.strings;
+	proctitle_args.vec = args.vec;
+	proctitle_args.strings = args.strings;
 	proctitle_base = argv[0];
 	proctitle_size = (size_t)(end - argv[0]);
-	return args;
+	return args.vec;
 }
 
 void

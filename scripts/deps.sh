@@ -4,6 +4,8 @@
 #   scripts/deps.sh build   compiler, libsystemd, systemd-socket-activate
 #   scripts/deps.sh check   build + everything the test suite talks to
 #   scripts/deps.sh bench   build + the peers and tools of make bench
+#   scripts/deps.sh systemd build + systemd-nspawn and debootstrap for
+#                           make check-systemd
 set -eu
 
 build="gcc make pkg-config libc6-dev libsystemd-dev libcrypt-dev systemd"
@@ -11,12 +13,14 @@ check="$build bats curl openssl netcat-openbsd python3 xinetd ucspi-tcp
 	mandoc clang valgrind iproute2 procps util-linux passwd nftables
 	socat"
 bench="$build tinyproxy squid gnuplot-nox procps util-linux"
+systemd="$build systemd-container debootstrap"
 
 case "${1:-}" in
 build) want=$build ;;
 check) want=$check ;;
 bench) want=$bench ;;
-*) echo "usage: scripts/deps.sh build|check|bench" >&2; exit 2 ;;
+systemd) want=$systemd ;;
+*) echo "usage: scripts/deps.sh build|check|bench|systemd" >&2; exit 2 ;;
 esac
 
 missing=
