@@ -10,6 +10,7 @@ DOCDIR ?= $(PREFIX)/share/doc/connectd
 # connectd's own configuration lives in $(SYSCONFDIR)/connectd whatever the
 # prefix, as systemd's units expect it there.
 SYSCONFDIR ?= /etc
+CONFFILE = $(SYSCONFDIR)/connectd/connectd.conf
 PORT ?= 8080
 
 CC ?= cc
@@ -194,6 +195,11 @@ install: connectd
 	$(call install_subst,0644,$(DESTDIR)$(UNITDIR),$(UNITS))
 	$(call install_subst,0644,$(DESTDIR)$(USERUNITDIR),$(USER_UNITS))
 	$(call install_subst,0644,$(DESTDIR)$(DOCDIR)/examples,$(EXAMPLES))
+	@# The configuration file is the admin's: installed where none is, never
+	@# overwritten.
+	install -d $(DESTDIR)$(SYSCONFDIR)/connectd
+	[ -e $(DESTDIR)$(CONFFILE) ] || \
+		install -m 0644 examples/connectd.conf $(DESTDIR)$(CONFFILE)
 	@# The units run as the system user connectd: create it now on this
 	@# system (SYSUSERS= skips it); a package creates it when installed.
 	@if [ -z "$(DESTDIR)" ] && [ -n "$(SYSUSERS)" ] && \
@@ -208,6 +214,11 @@ uninstall:
 	rm -f $(USER_UNITS:units/user/%=$(DESTDIR)$(USERUNITDIR)/%)
 	rm -f $(EXAMPLES:examples/%=$(DESTDIR)$(DOCDIR)/examples/%)
 	rm -f $(DESTDIR)$(SYSUSERSDIR)/connectd.conf
+	@# The configuration file goes only while it is as installed.
+	if cmp -s examples/connectd.conf $(DESTDIR)$(CONFFILE); then \
+		rm -f $(DESTDIR)$(CONFFILE); \
+		rmdir $(DESTDIR)$(SYSCONFDIR)/connectd 2>/dev/null || true; \
+	fi
 	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 lint:

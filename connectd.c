@@ -382,7 +382,7 @@ serve_confined(struct session *s)
 static int
 serve_listener(struct session *s, int lfd, const char *err)
 {
-	int conn, rc;
+	int conn;
 
 	if (lfd == -1) {
 		log_warnx("%s", err);
@@ -390,9 +390,14 @@ serve_listener(struct session *s, int lfd, const char *err)
 	}
 	if (confine(s, SANDBOX_LISTENER) != OUT_OK)
 		return EXIT_FAILURE;
-	rc = server_run(lfd, s->opt.max_children, &conn);
-	if (rc != SERVER_CHILD)
-		return rc;
+	switch (server_run(lfd, s->opt.max_children, &conn)) {
+	case SERVER_CHILD:
+		break;
+	case SERVER_STOPPED:
+		return EXIT_SUCCESS;
+	case SERVER_FAILED:
+		return EXIT_FAILURE;
+	}
 	s->start_ms = util_now_ms();
 	if (launch_accepted(&s->client, conn) == LAUNCH_CLIENT_GONE)
 		return EXIT_SUCCESS;

@@ -27,9 +27,39 @@ union dial_addr {
 	struct sockaddr_in6 in6;
 };
 
+/* How one attempt ended: its errno, classified once. */
+enum dial_end {
+	DIAL_PENDING, /* still running */
+	DIAL_OK,
+	DIAL_REFUSED,
+	DIAL_TIMEOUT,
+	DIAL_UNREACHABLE,
+	DIAL_BLOCKED, /* EACCES, EPERM: a firewall or a prohibit route */
+	DIAL_NO_RESOURCES,
+	DIAL_CANCELLED, /* another attempt won */
+	DIAL_DENIED, /* the filter refused it: never dialled */
+	DIAL_ERROR, /* any other errno */
+	DIAL_NENDS
+};
+
+/* The word for each end in the log's tried= list. */
+static const char *const dial_end_names[] = {
+	[DIAL_PENDING] = "pending",
+	[DIAL_OK] = "ok",
+	[DIAL_REFUSED] = "refused",
+	[DIAL_TIMEOUT] = "timeout",
+	[DIAL_UNREACHABLE] = "unreachable",
+	[DIAL_BLOCKED] = "blocked",
+	[DIAL_NO_RESOURCES] = "no_resources",
+	[DIAL_CANCELLED] = "cancelled",
+	[DIAL_DENIED] = "denied",
+	[DIAL_ERROR] = "error",
+};
+_Static_assert(NELEM(dial_end_names) == DIAL_NENDS, "a name for every end");
+
 /* What went wrong across all attempts, to pick one status. */
 struct dial_failures {
-	int refused, unreachable, timeout, resources, denied;
+	int count[DIAL_NENDS]; /* attempts that ended so */
 	enum outcome denial; /* the filter's verdict, when it refused */
 };
 
@@ -51,38 +81,45 @@ struct dial_race {
 	size_t npending;
 	struct {
 		union dial_addr sa;
-		int err;
+		enum dial_end end;
 	} log[2 * DIAL_MAX_ADDRS]; /* every address, in the order tried */
 	size_t nlog;
 	struct dial_failures fail;
 };
 
-static const char *
-dial_error_name(int err)
+/* Classifies the errno of a connect(2) that failed. */
+static enum dial_end
+dial_classify(int err)
 {
 	switch (err) {
 	case 0:
-		return "ok";
+		return DIAL_OK;
 	case ECONNREFUSED:
-		return "refused";
+		return DIAL_REFUSED;
 	case ETIMEDOUT:
-		return "timeout";
+		return DIAL_TIMEOUT;
 	case ENETUNREACH:
 	case EHOSTUNREACH:
 	case EADDRNOTAVAIL:
 	case EAFNOSUPPORT:
-		return "unreachable";
+		return DIAL_UNREACHABLE;
+	/*
+	 * The host said no, not the target: a prohibit route (EACCES at once),
+	 * an ICMPv6 administratively-prohibited answer, as an nftables or
+	 * ip6tables reject sends (EACCES), a cgroup or LSM hook (EPERM).
+	 */
+	case EACCES:
+	case EPERM:
+		return DIAL_BLOCKED;
 	case EMFILE:
 	case ENFILE:
 	case ENOBUFS:
 	case ENOMEM:
-		return "no_resources";
+		return DIAL_NO_RESOURCES;
 	case ECANCELED:
-		return "cancelled";
-	case EACCES:
-		return "denied";
+		return DIAL_CANCELLED;
 	default:
-		return "error";
+		return DIAL_ERROR;
 	}
 }
 
@@ -99,9 +136,10 @@ dial_write_log(const struct dial_race *r)
 
 		util_sockaddr_text(
 		    (const struct sockaddr *)&r->log[i].sa, addr, sizeof(addr));
+		/* DIAL_TRIED_MAX holds every entry whole. */
 		n = snprintf(r->res->tried + used, sizeof(r->res->tried) - used,
 		    "%s%s=%s", i > 0 ? "," : "", addr,
-		    dial_error_name(r->log[i].err));
+		    dial_end_names[r->log[i].end]);
 		if (n < 0)
 			break;
 		used += (size_t)n;
@@ -113,7 +151,7 @@ static size_t
 dial_log_start(struct dial_race *r, const union dial_addr *sa)
 {
 	r->log[r->nlog].sa = *sa;
-	r->log[r->nlog].err = EINPROGRESS;
+	r->log[r->nlog].end = DIAL_PENDING;
 	return r->nlog++;
 }
 
@@ -121,30 +159,32 @@ dial_log_start(struct dial_race *r, const union dial_addr *sa)
 static void
 dial_failed(struct dial_race *r, size_t i, int err)
 {
-	const char *name = dial_error_name(err);
+	enum dial_end end = dial_classify(err);
 
-	r->log[i].err = err;
-	if (strcmp(name, "refused") == 0)
-		r->fail.refused++;
-	else if (strcmp(name, "timeout") == 0)
-		r->fail.timeout++;
-	else if (strcmp(name, "no_resources") == 0)
-		r->fail.resources++;
-	else
-		r->fail.unreachable++;
+	r->log[i].end = end;
+	r->fail.count[end]++;
 }
 
-/* The one status for a race that every attempt lost. */
+/*
+ * The one status for a race that every attempt lost: the most telling end
+ * that some attempt met.  A policy refusal is the answer only when no
+ * address was dialled at all.
+ */
 static enum outcome
 dial_verdict(const struct dial_failures *f)
 {
-	if (f->resources > 0)
+	if (f->count[DIAL_NO_RESOURCES] > 0)
 		return OUT_RESOURCES_EXHAUSTED;
-	if (f->refused > 0)
+	if (f->count[DIAL_REFUSED] > 0)
 		return OUT_CONNECTION_REFUSED;
-	if (f->timeout > 0)
+	if (f->count[DIAL_TIMEOUT] > 0)
 		return OUT_CONNECTION_TIMEOUT;
-	if (f->unreachable == 0 && f->denied > 0)
+	if (f->count[DIAL_BLOCKED] > 0)
+		return OUT_CONNECTION_BLOCKED;
+	if (f->count[DIAL_UNREACHABLE] + f->count[DIAL_ERROR] +
+		    f->count[DIAL_CANCELLED] ==
+		0 &&
+	    f->count[DIAL_DENIED] > 0)
 		return f->denial;
 	return OUT_DESTINATION_UNREACHABLE;
 }
@@ -228,9 +268,9 @@ dial_win(struct dial_race *r, int fd, size_t idx)
 {
 	size_t i;
 
-	r->log[idx].err = 0;
+	r->log[idx].end = DIAL_OK;
 	for (i = 0; i < r->npending; i++) {
-		r->log[r->pidx[i]].err = ECANCELED;
+		r->log[r->pidx[i]].end = DIAL_CANCELLED;
 		close(r->pfd[i].fd);
 	}
 	r->npending = 0;
@@ -268,8 +308,8 @@ dial_launch(struct dial_race *r, const union dial_addr *sa)
 		    (const struct sockaddr *)sa, filter->ctx);
 	if (verdict != OUT_OK) {
 		/* Refused by policy: no packet is ever sent to it. */
-		r->log[idx].err = EACCES;
-		r->fail.denied++;
+		r->log[idx].end = DIAL_DENIED;
+		r->fail.count[DIAL_DENIED]++;
 		r->fail.denial = verdict;
 		return -1;
 	}
@@ -410,7 +450,7 @@ dial_run(struct dial_race *r)
 			dial_abandon(r, ETIMEDOUT);
 			return dial_give_up(r, 1);
 		}
-		if (r->fail.resources > 0) {
+		if (r->fail.count[DIAL_NO_RESOURCES] > 0) {
 			dial_abandon(r, ECANCELED);
 			return OUT_RESOURCES_EXHAUSTED;
 		}

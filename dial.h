@@ -18,7 +18,10 @@
 #define DIAL_MAX_ADDRS 16 /* addresses tried at most, per family */
 #define DIAL_ATTEMPT_DELAY_MS 250 /* RFC 8305 section 5 */
 #define DIAL_RESOLUTION_DELAY_MS 50 /* RFC 8305 section 3 */
-#define DIAL_TRIED_MAX 640
+/* An entry of tried: "[v6 address]:port=no_resources," fits. */
+#define DIAL_TRIED_ENTRY_MAX 80
+/* Every attempt, whole: the log module clips the list, and says so. */
+#define DIAL_TRIED_MAX (2 * DIAL_MAX_ADDRS * DIAL_TRIED_ENTRY_MAX)
 
 /* Judges each resolved address right before it is dialled. */
 struct dial_filter {
@@ -48,7 +51,8 @@ struct dial_result {
  * is skipped without a packet sent.  Returns OUT_OK with res->fd connected
  * and owned by the caller, or with res->fd -1: OUT_DNS_NXDOMAIN,
  * OUT_DNS_NO_ADDRESS, OUT_DNS_FAILURE, OUT_DNS_TIMEOUT,
- * OUT_CONNECTION_REFUSED, OUT_DESTINATION_UNREACHABLE,
+ * OUT_CONNECTION_REFUSED, OUT_CONNECTION_BLOCKED (EACCES or EPERM: the host
+ * or a firewall on the path prohibits it), OUT_DESTINATION_UNREACHABLE,
  * OUT_CONNECTION_TIMEOUT, OUT_RESOURCES_EXHAUSTED, or the filter's outcome
  * when it refused every address.  res must outlive the process's use of the
  * resolver (keep it static): a query glibc could not cancel may still write

@@ -16,9 +16,37 @@
 
 #include "util.h"
 
-#define LOG_LINE_MAX 1024
-#define LOG_TARGET_MAX 300 /* escaped and clipped target text */
+/*
+ * The budget of each field of the record, in bytes of text after "key=".
+ * The line is sized from them, so that every key is always written; a value
+ * over its budget is clipped where its text can be read, and marked.
+ * (A new field: one line in log_record(), its budget in LOG_RECORD_MAX and
+ * LOG_FIELDS.)
+ */
+#define LOG_NUM_MAX 20 /* an int64_t or a uint64_t in decimal */
+#define LOG_WORD_MAX 32 /* a word of ours: uid, reason, rcode, end... */
 #define LOG_USER_MAX 80 /* escaped and clipped user name */
+#define LOG_TARGET_MAX 300 /* escaped and clipped target text */
+#define LOG_TRIED_MAX 640 /* whole attempts, then ",+Nmore" for the rest */
+#define LOG_KEY_MAX 14 /* " duration_ms=" and any other key */
+#define LOG_FIELDS 18 /* keys */
+#define LOG_RECORD_MAX                                                         \
+	(LOG_FIELDS * LOG_KEY_MAX + 2 * LOG_ADDR_MAX + 5 * LOG_WORD_MAX +      \
+	    LOG_USER_MAX + LOG_TARGET_MAX + LOG_TRIED_MAX + 8 * LOG_NUM_MAX +  \
+	    1)
+#define LOG_LINE_MAX 1024 /* a warning; a longer one ends in "..." */
+#define LOG_CLIPPED "..."
+/*
+ * The man page promises under 2048 bytes with "connectd: " and the newline,
+ * which also keeps a record one write(2) that a pipe takes whole (PIPE_BUF).
+ */
+_Static_assert(LOG_RECORD_MAX + 16 <= 2048, "a record is under 2048 bytes");
+
+/* The record line as it is built. */
+struct log_line {
+	char buf[LOG_RECORD_MAX];
+	size_t len;
+};
 
 static int log_to_syslog;
 
@@ -62,7 +90,11 @@ log_vwrite(int priority, const char *suffix, const char *fmt, va_list ap)
 
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	if (n >= 0 && suffix != NULL && (size_t)n < sizeof(line))
-		snprintf(line + n, sizeof(line) - (size_t)n, ": %s", suffix);
+		n += snprintf(
+		    line + n, sizeof(line) - (size_t)n, ": %s", suffix);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		memcpy(line + sizeof(line) - sizeof(LOG_CLIPPED), LOG_CLIPPED,
+		    sizeof(LOG_CLIPPED));
 	log_emit(priority, line);
 }
 
@@ -87,36 +119,131 @@ log_warnx(const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * Appends " key=" (no space before the first) and val, clipped to max bytes
+ * ending in LOG_CLIPPED if it is longer.  The buffer is sized for every
+ * budget, so only a value over its own budget is ever clipped.
+ */
+static void
+log_put(struct log_line *l, const char *key, const char *val, size_t max)
+{
+	size_t len = strlen(val), room = sizeof(l->buf) - l->len;
+	int n = snprintf(
+	    l->buf + l->len, room, "%s%s=", l->len > 0 ? " " : "", key);
+
+	if (n < 0 || (size_t)n >= room) {
+		l->buf[l->len] = '\0';
+		return;
+	}
+	l->len += (size_t)n;
+	room -= (size_t)n + 1;
+	if (max > room)
+		max = room;
+	if (len > max) {
+		len = max > strlen(LOG_CLIPPED) ? max - strlen(LOG_CLIPPED) : 0;
+		memcpy(l->buf + l->len, val, len);
+		l->len += len;
+		val = LOG_CLIPPED;
+		len = max - len < strlen(val) ? max - len : strlen(val);
+	}
+	memcpy(l->buf + l->len, val, len);
+	l->len += len;
+	l->buf[l->len] = '\0';
+}
+
+/* A number, formatted as fmt says. */
+static void __attribute__((format(printf, 3, 4)))
+log_put_num(struct log_line *l, const char *key, const char *fmt, ...)
+{
+	char num[LOG_NUM_MAX + 1];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(num, sizeof(num), fmt, ap);
+	va_end(ap);
+	log_put(l, key, num, LOG_NUM_MAX);
+}
+
+/* Untrusted text: escaped (util_escape() clips it and marks the clip). */
+static void
+log_put_escaped(struct log_line *l, const char *key, const char *val,
+    size_t len, size_t max)
+{
+	char text[LOG_TARGET_MAX + 1];
+
+	if (val == NULL) {
+		log_put(l, key, "-", max);
+		return;
+	}
+	if (max + 1 > sizeof(text))
+		max = sizeof(text) - 1;
+	util_escape(text, max + 1, val, len);
+	log_put(l, key, text, max);
+}
+
+/*
+ * A comma-separated list of items of ours: whole items while they fit in
+ * max with room for the marker, then ",+Nmore" for the N items left out.
+ * No item is ever cut.
+ */
+static void
+log_put_list(struct log_line *l, const char *key, const char *list, size_t max)
+{
+	char text[LOG_TRIED_MAX + 1], mark[32];
+	const char *p, *comma;
+	size_t keep = 0, left = 1;
+
+	if (max > LOG_TRIED_MAX)
+		max = LOG_TRIED_MAX;
+	if (strlen(list) <= max) {
+		log_put(l, key, list, max);
+		return;
+	}
+	for (p = list; (comma = strchr(p, ',')) != NULL; p = comma + 1)
+		left++;
+	/* The marker at its longest: every item left out. */
+	snprintf(mark, sizeof(mark), ",+%zumore", left);
+	for (p = list; (comma = strchr(p, ',')) != NULL; p = comma + 1) {
+		if ((size_t)(comma - list) + strlen(mark) > max)
+			break;
+		keep = (size_t)(comma - list);
+		left--;
+	}
+	memcpy(text, list, keep);
+	snprintf(text + keep, sizeof(text) - keep, "%s+%zumore",
+	    keep > 0 ? "," : "", left);
+	log_put(l, key, text, max);
+}
+
 void
 log_record(const struct log_record *r)
 {
-	char target[LOG_TARGET_MAX], line[LOG_LINE_MAX], user[LOG_USER_MAX];
+	struct log_line l = { .len = 0 };
 
-	if (r->target != NULL)
-		util_escape(target, sizeof(target), r->target, r->target_len);
-	else
-		util_strlcpy(target, "-", sizeof(target));
-	char reason[64];
-
-	if (r->user != NULL)
-		util_escape(user, sizeof(user), r->user, strlen(r->user));
-	else
-		util_strlcpy(user, "-", sizeof(user));
+	log_put(&l, "client", r->client, LOG_ADDR_MAX);
+	log_put(&l, "uid", r->uid != NULL ? r->uid : "-", LOG_WORD_MAX);
+	log_put_escaped(&l, "user", r->user,
+	    r->user != NULL ? strlen(r->user) : 0, LOG_USER_MAX);
+	log_put_escaped(&l, "target", r->target, r->target_len, LOG_TARGET_MAX);
+	log_put(&l, "addr", r->addr, LOG_ADDR_MAX);
+	log_put_num(&l, "status", "%d", r->status);
+	log_put(
+	    &l, "reason", r->reason != NULL ? r->reason : "-", LOG_WORD_MAX);
+	/* Only with the reason it explains. */
 	if (r->rcode != NULL)
-		snprintf(
-		    reason, sizeof(reason), "%s rcode=%s", r->reason, r->rcode);
-	else
-		util_strlcpy(reason, r->reason, sizeof(reason));
-	snprintf(line, sizeof(line),
-	    "client=%s uid=%s user=%s target=%s addr=%s status=%d reason=%s "
-	    "up=%" PRIu64 " down=%" PRIu64 " urgent_up=%" PRIu64
-	    " urgent_down=%" PRIu64 " dns_ms=%" PRId64 " connect_ms=%" PRId64
-	    " duration_ms=%" PRId64 " end=%s closed_by=%s tried=%s",
-	    r->client, r->uid != NULL ? r->uid : "-", user, target, r->addr,
-	    r->status, reason, r->up, r->down, r->urgent_up, r->urgent_down,
-	    r->dns_ms, r->connect_ms, r->duration_ms,
-	    r->end != NULL ? r->end : "-",
-	    r->closed_by != NULL ? r->closed_by : "-",
-	    r->tried != NULL && r->tried[0] != '\0' ? r->tried : "-");
-	log_emit(LOG_INFO, line);
+		log_put(&l, "rcode", r->rcode, LOG_WORD_MAX);
+	log_put_num(&l, "up", "%" PRIu64, r->up);
+	log_put_num(&l, "down", "%" PRIu64, r->down);
+	log_put_num(&l, "urgent_up", "%" PRIu64, r->urgent_up);
+	log_put_num(&l, "urgent_down", "%" PRIu64, r->urgent_down);
+	log_put_num(&l, "dns_ms", "%" PRId64, r->dns_ms);
+	log_put_num(&l, "connect_ms", "%" PRId64, r->connect_ms);
+	log_put_num(&l, "duration_ms", "%" PRId64, r->duration_ms);
+	log_put(&l, "end", r->end != NULL ? r->end : "-", LOG_WORD_MAX);
+	log_put(&l, "closed_by", r->closed_by != NULL ? r->closed_by : "-",
+	    LOG_WORD_MAX);
+	log_put_list(&l, "tried",
+	    r->tried != NULL && r->tried[0] != '\0' ? r->tried : "-",
+	    LOG_TRIED_MAX);
+	log_emit(LOG_INFO, l.buf);
 }

@@ -97,7 +97,8 @@ static const struct options_spec options_table[] = {
 	    "seccomp (a kernel without Landlock) or off" },
 	[OPT_CONFIG] = { "config", 'f', "file", 0,
 	    "read options from FILE, one per line, where\n"
-	    "this option stands: later options win" },
+	    "this option stands: later options win;\n"
+	    "-FILE may be missing" },
 	[OPT_HELP] = { "help", 'h', NULL, 0, "show this help and exit" },
 	[OPT_VERSION] = { "version", 'V', NULL, 0,
 	    "show the version and exit" },
@@ -576,14 +577,18 @@ options_read_config(
 {
 	char why[OPTIONS_WHY_MAX];
 	ssize_t n = -1;
-	int fd;
+	int fd, optional = path[0] == '-';
 
 	if (opt->config != NULL) {
 		snprintf(err, errsize, "--config %s: a second --config", path);
 		return -1;
 	}
+	/* "-FILE" may be missing, as systemd's EnvironmentFile=-FILE. */
+	path += optional;
 	opt->config = path;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd == -1 && optional && errno == ENOENT)
+		return 0;
 	if (fd == -1) {
 		snprintf(
 		    err, errsize, "--config %s: %s", path, strerror(errno));

@@ -90,6 +90,11 @@ static const struct reply_entry reply_table[] = {
 	[OUT_DESTINATION_UNREACHABLE] = { 502, "Bad Gateway",
 	    "destination_ip_unroutable", "destination_ip_unroutable",
 	    "the destination is unreachable" },
+	/* Blocked by the host's own firewall or routes, or a firewall on
+	 * the path: the intermediary's configuration, not connectd's. */
+	[OUT_CONNECTION_BLOCKED] = { 502, "Bad Gateway", "connection_blocked",
+	    "destination_ip_prohibited",
+	    "a firewall or a route prohibits the destination" },
 	[OUT_CONNECTION_TIMEOUT] = { 504, "Gateway Timeout",
 	    "connection_timeout", "connection_timeout",
 	    "the destination did not answer in time" },

@@ -10,6 +10,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -24,17 +25,56 @@
 #include <systemd/sd-daemon.h>
 
 #include "log.h"
+#include "proctitle.h"
 #include "reply.h"
 #include "util.h"
+
+/*
+ * Accepts taken per poll(2): enough to drain a burst in one wake-up, few
+ * enough that a flood still lets the loop read its signals (SIGTERM, and
+ * SIGCHLD, without which no child is reaped and every client gets 503).
+ */
+#define SERVER_ACCEPT_BURST 64
+/* Pause in accepting when out of fds with no spare: doubles up to the max. */
+#define SERVER_PAUSE_MIN_MS 16
+#define SERVER_PAUSE_MAX_MS 1024
+#define SERVER_LOG_INTERVAL_MS 1000 /* at most one line per kind and second */
+
+/* Why a connection was answered 503 by the parent itself. */
+enum server_refusal {
+	REFUSE_MAX_CHILDREN, /* --max-children live children */
+	REFUSE_NO_FDS, /* taken with the spare fd, the parent being out */
+	REFUSE_FORK, /* fork(2) failed */
+	REFUSE_COUNT
+};
+
+/* What one accept(2) came to. */
+enum server_accept {
+	ACCEPT_NEXT, /* a connection was handled here: accept another */
+	ACCEPT_EMPTY, /* the queue is empty: poll again */
+	ACCEPT_PAUSE, /* a resource is out: stop polling the listener a while */
+	ACCEPT_CHILD /* in a new child, with the connection */
+};
+
+/* Like events, counted and logged at most once an interval. */
+struct server_tally {
+	size_t count;
+	int64_t logged_ms;
+	int err; /* errno of the last one, where it has one */
+};
 
 struct server {
 	int lfd, sigfd;
 	int spare; /* a reserved fd, given up to refuse when out of fds */
 	size_t children, max_children;
-	size_t refused; /* 503s not yet logged */
-	int64_t refused_logged_ms; /* when the last were */
+	struct server_tally refused[REFUSE_COUNT];
+	struct server_tally paused; /* accept(2) failures that paused */
+	int64_t pause_ms; /* the current pause, 0 when accepting */
+	int64_t resume_ms; /* when the listener is polled again */
 	int stopping;
 	sigset_t oldmask;
+	char where[64]; /* the listener's address, for the process title */
+	size_t shown; /* the child count the title shows */
 };
 
 /*
@@ -148,22 +188,73 @@ server_reap(struct server *sv)
 }
 
 /*
- * Reports refusals past --max-children at most once a second, with a
- * count, so a flood of connections does not become a flood of log lines.
+ * Counts one event of a kind; returns how many to report now, 0 when the
+ * kind was reported less than an interval ago (they are reported with the
+ * next one after it).  A flood of connections must not become a flood of
+ * log lines.
  */
-static void
-server_note_refusal(struct server *sv)
+static size_t
+server_tally(struct server_tally *t, int err)
 {
 	int64_t now = util_now_ms();
+	size_t n;
 
-	sv->refused++;
-	if (now - sv->refused_logged_ms < 1000)
+	t->count++;
+	t->err = err;
+	if (t->logged_ms != 0 && now - t->logged_ms < SERVER_LOG_INTERVAL_MS)
+		return 0;
+	n = t->count;
+	t->count = 0;
+	t->logged_ms = now;
+	return n;
+}
+
+/* Logs n refusals of one kind. */
+static void
+server_log_refusals(const struct server *sv, enum server_refusal why, size_t n)
+{
+	const char *err = strerror(sv->refused[why].err);
+
+	switch (why) {
+	case REFUSE_MAX_CHILDREN:
+		log_warnx("--max-children %zu reached: answered 503 to %zu "
+			  "connection(s)",
+		    sv->max_children, n);
 		return;
-	log_warnx("--max-children %zu reached: answered 503 to %zu "
-		  "connection(s)",
-	    sv->max_children, sv->refused);
-	sv->refused = 0;
-	sv->refused_logged_ms = now;
+	case REFUSE_NO_FDS:
+		log_warnx("out of file descriptors (%s): answered 503 to %zu "
+			  "connection(s)",
+		    err, n);
+		return;
+	case REFUSE_FORK:
+		log_warnx(
+		    "fork: %s: answered 503 to %zu connection(s)", err, n);
+		return;
+	case REFUSE_COUNT:
+		return;
+	}
+}
+
+/*
+ * Answers 503 without blocking the accept loop: the response fits in an
+ * empty socket buffer; reading what the client already sent first keeps
+ * the close from turning into a reset that would destroy the response.
+ * err is the errno behind the refusal, 0 for none.
+ */
+static void
+server_refuse(struct server *sv, int fd, enum server_refusal why, int err)
+{
+	char sink[4096];
+	size_t n;
+
+	util_set_nonblock(fd);
+	if (reply_error(fd, OUT_RESOURCES_EXHAUSTED, NULL, util_now_ms()) == 0)
+		shutdown(fd, SHUT_WR);
+	while (read(fd, sink, sizeof(sink)) > 0)
+		;
+	close(fd);
+	if ((n = server_tally(&sv->refused[why], err)) > 0)
+		server_log_refusals(sv, why, n);
 }
 
 /* Reads the pending signals: children to reap, or a request to stop. */
@@ -178,58 +269,116 @@ server_signals(struct server *sv)
 	server_reap(sv);
 }
 
-/*
- * Answers 503 without blocking the accept loop: the response fits in an
- * empty socket buffer; reading what the client already sent first keeps
- * the close from turning into a reset that would destroy the response.
- */
-static void
-server_refuse(int fd)
+/* Opens the spare fd if it is not held; returns 0, or -1 with errno. */
+static int
+server_spare(struct server *sv)
 {
-	char sink[4096];
-
-	util_set_nonblock(fd);
-	if (reply_error(fd, OUT_RESOURCES_EXHAUSTED, NULL, util_now_ms()) == 0)
-		shutdown(fd, SHUT_WR);
-	while (read(fd, sink, sizeof(sink)) > 0)
-		;
-	close(fd);
+	if (sv->spare == -1)
+		sv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return sv->spare == -1 ? -1 : 0;
 }
 
 /*
- * Accepts one connection: 1 in a new child, 0 in the parent, -1 when the
- * queue is empty (or accept failed) and the loop should poll again.
+ * Out of fds (EMFILE, ENFILE): frees the spare to take one client and
+ * answer it 503, then takes the spare back.  Without a spare, or when it
+ * cannot be taken back (another process took the fd: ENFILE), the
+ * listener would stay readable with nothing able to take the client, and
+ * poll(2) would return at once forever: the loop pauses instead.
  */
-static int
-server_accept(struct server *sv, int *conn)
+static enum server_accept
+server_accept_with_spare(struct server *sv, int err)
 {
-	int fd = accept4(sv->lfd, NULL, NULL, SOCK_CLOEXEC);
+	int fd;
+
+	if (server_spare(sv) == -1)
+		return ACCEPT_PAUSE;
+	close(sv->spare);
+	sv->spare = -1;
+	fd = accept4(sv->lfd, NULL, NULL, SOCK_CLOEXEC);
+	/* The first accept(2) says EMFILE even when the queue is empty. */
+	if (fd == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		server_spare(sv);
+		return ACCEPT_EMPTY;
+	}
+	if (fd != -1)
+		server_refuse(sv, fd, REFUSE_NO_FDS, err);
+	if (server_spare(sv) == -1 || fd == -1)
+		return ACCEPT_PAUSE;
+	return ACCEPT_NEXT;
+}
+
+/*
+ * Stops polling the listener for a while, twice as long as the last time
+ * in a row, and says so at most once an interval.
+ */
+static void
+server_pause(struct server *sv, int err)
+{
+	size_t n;
+
+	if (sv->pause_ms == 0)
+		sv->pause_ms = SERVER_PAUSE_MIN_MS;
+	else if (sv->pause_ms < SERVER_PAUSE_MAX_MS)
+		sv->pause_ms *= 2;
+	sv->resume_ms = util_now_ms() + sv->pause_ms;
+	if ((n = server_tally(&sv->paused, err)) > 0)
+		log_warnx("accept: %s%s: paused %zu time(s), now for %" PRId64
+			  " ms",
+		    strerror(err), sv->spare == -1 ? ", no spare fd" : "", n,
+		    sv->pause_ms);
+}
+
+/* What a failed accept(2) means for the loop; err is its errno. */
+static enum server_accept
+server_accept_failed(struct server *sv, int err)
+{
+	enum server_accept next = ACCEPT_PAUSE;
+
+	if (err == EAGAIN || err == EWOULDBLOCK)
+		return ACCEPT_EMPTY;
+	switch (err) {
+	case EMFILE:
+	case ENFILE:
+		next = server_accept_with_spare(sv, err);
+		break;
+	/*
+	 * The connection is gone, or a network error was passed on (Linux
+	 * reports those of the new socket through accept(2)): take the next.
+	 */
+	case EINTR:
+	case ECONNABORTED:
+	case EPERM:
+	case EPROTO:
+	case ENETDOWN:
+	case ENOPROTOOPT:
+	case EHOSTDOWN:
+	case ENONET:
+	case EHOSTUNREACH:
+	case EOPNOTSUPP:
+	case ENETUNREACH:
+		return ACCEPT_NEXT;
+	default:
+		/* ENOBUFS, ENOMEM, or a listener that broke: wait and retry. */
+		break;
+	}
+	if (next == ACCEPT_PAUSE)
+		server_pause(sv, err);
+	return next;
+}
+
+/* Forks a child for fd, or refuses fd; see enum server_accept. */
+static enum server_accept
+server_fork(struct server *sv, int fd, int *conn)
+{
 	pid_t pid;
 
-	if (fd == -1 && (errno == EMFILE || errno == ENFILE) &&
-	    sv->spare != -1) {
-		/*
-		 * Out of fds: free the spare to take the client and refuse it.
-		 * accept(2) says EMFILE even with an empty queue, so only a
-		 * client actually taken lets the loop go on without a poll.
-		 */
-		close(sv->spare);
-		fd = accept4(sv->lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd != -1)
-			server_refuse(fd);
-		sv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-		return fd != -1 ? 0 : -1;
-	}
-	if (fd == -1)
-		return -1;
 	if (sv->children >= sv->max_children) {
-		server_note_refusal(sv);
-		server_refuse(fd);
-		return 0;
+		server_refuse(sv, fd, REFUSE_MAX_CHILDREN, 0);
+		return ACCEPT_NEXT;
 	}
 	if ((pid = fork()) == -1) {
-		server_refuse(fd);
-		return 0;
+		server_refuse(sv, fd, REFUSE_FORK, errno);
+		return ACCEPT_NEXT;
 	}
 	if (pid == 0) {
 		close(sv->lfd);
@@ -238,10 +387,50 @@ server_accept(struct server *sv, int *conn)
 			close(sv->spare);
 		sigprocmask(SIG_SETMASK, &sv->oldmask, NULL);
 		*conn = fd;
-		return 1;
+		return ACCEPT_CHILD;
 	}
 	sv->children++;
 	close(fd);
+	return ACCEPT_NEXT;
+}
+
+/* Accepts one connection; see enum server_accept. */
+static enum server_accept
+server_accept(struct server *sv, int *conn)
+{
+	int fd = accept4(sv->lfd, NULL, NULL, SOCK_CLOEXEC);
+	enum server_accept next;
+
+	if (fd == -1)
+		return server_accept_failed(sv, errno);
+	/* A connection taken: fds are back, and the spare if it was lost. */
+	sv->pause_ms = 0;
+	next = server_fork(sv, fd, conn);
+	if (next != ACCEPT_CHILD)
+		server_spare(sv);
+	return next;
+}
+
+/*
+ * Takes at most SERVER_ACCEPT_BURST connections.  Returns 1 in a new child
+ * (*conn set), else 0.
+ */
+static int
+server_accept_burst(struct server *sv, int *conn)
+{
+	int i;
+
+	for (i = 0; i < SERVER_ACCEPT_BURST && !sv->stopping; i++) {
+		switch (server_accept(sv, conn)) {
+		case ACCEPT_NEXT:
+			break;
+		case ACCEPT_EMPTY:
+		case ACCEPT_PAUSE:
+			return 0;
+		case ACCEPT_CHILD:
+			return 1;
+		}
+	}
 	return 0;
 }
 
@@ -249,10 +438,19 @@ static int
 server_setup(struct server *sv, int lfd, size_t max_children)
 {
 	sigset_t set;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
 
 	memset(sv, 0, sizeof(*sv));
 	sv->lfd = lfd;
 	sv->max_children = max_children;
+	sv->spare = -1;
+	sv->shown = (size_t)-1;
+	if (getsockname(lfd, (struct sockaddr *)&ss, &len) == 0)
+		util_sockaddr_text(
+		    (struct sockaddr *)&ss, sv->where, sizeof(sv->where));
+	else
+		util_strlcpy(sv->where, "-", sizeof(sv->where));
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTERM);
@@ -261,41 +459,89 @@ server_setup(struct server *sv, int lfd, size_t max_children)
 		return -1;
 	if ((sv->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
 		return -1;
-	sv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	util_set_nonblock(lfd);
+	/* Without it, the first time out of fds pauses instead. */
+	server_spare(sv);
+	return util_set_nonblock(lfd);
+}
+
+/*
+ * One poll(2) and what it found: signals first, then a bounded round of
+ * accepts.  While paused the listener is left out of the poll, which wakes
+ * when the pause ends.  Returns 1 in a new child, 0 to go on, -1 when
+ * poll(2) failed.
+ */
+static int
+server_round(struct server *sv, int *conn)
+{
+	int64_t now = util_now_ms();
+	int paused = sv->pause_ms > 0 && now < sv->resume_ms;
+	struct pollfd pfd[2] = { { sv->sigfd, POLLIN, 0 },
+		{ paused ? -1 : sv->lfd, POLLIN, 0 } };
+
+	if (poll(pfd, 2, paused ? util_poll_timeout(sv->resume_ms) : -1) ==
+		-1 &&
+	    errno != EINTR)
+		return -1;
+	if (pfd[0].revents)
+		server_signals(sv);
+	if (!sv->stopping && (pfd[1].revents & POLLIN))
+		return server_accept_burst(sv, conn);
 	return 0;
 }
 
-int
+/*
+ * Shows the listener and the live children in the process title when the
+ * count has changed: "connectd: 127.0.0.1:8080 [12 children]".
+ */
+static void
+server_show(struct server *sv, const char *state)
+{
+	if (sv->children == sv->shown && !sv->stopping)
+		return;
+	sv->shown = sv->children;
+	proctitle_set("connectd: %s [%s%zu %s]", sv->where, state, sv->children,
+	    sv->children == 1 ? "child" : "children");
+}
+
+/* Stops accepting; the tunnels under way run to their end. */
+static void
+server_stop(struct server *sv)
+{
+	int why;
+
+	server_notify("STOPPING=1");
+	/* Refusals not yet reported are reported now. */
+	for (why = 0; why < REFUSE_COUNT; why++)
+		if (sv->refused[why].count > 0)
+			server_log_refusals(sv, (enum server_refusal)why,
+			    sv->refused[why].count);
+	close(sv->lfd);
+	server_show(sv, "stopping, ");
+	while (sv->children > 0 && waitpid(-1, NULL, 0) > 0) {
+		sv->children--;
+		server_show(sv, "stopping, ");
+	}
+}
+
+enum server_status
 server_run(int lfd, size_t max_children, int *conn)
 {
 	struct server sv;
+	int rc = 0;
 
-	if (server_setup(&sv, lfd, max_children) == -1)
-		return EXIT_FAILURE;
-	server_notify("READY=1\nSTATUS=accepting connections");
-	while (!sv.stopping) {
-		struct pollfd pfd[2] = { { sv.sigfd, POLLIN, 0 },
-			{ lfd, POLLIN, 0 } };
-
-		if (poll(pfd, 2, -1) == -1 && errno != EINTR)
-			return EXIT_FAILURE;
-		if (pfd[0].revents)
-			server_signals(&sv);
-		/* Drain the accept queue: one poll per burst, not per client. */
-		while (!sv.stopping && (pfd[1].revents & POLLIN)) {
-			int rc = server_accept(&sv, conn);
-
-			if (rc == 1)
-				return SERVER_CHILD;
-			if (rc == -1)
-				break;
-		}
+	if (server_setup(&sv, lfd, max_children) == -1) {
+		log_warn(
+		    "high-rate mode: cannot set up signals and the listener");
+		return SERVER_FAILED;
 	}
-	/* Stop accepting; the tunnels under way run to their end. */
-	server_notify("STOPPING=1");
-	close(lfd);
-	while (sv.children > 0 && waitpid(-1, NULL, 0) > 0)
-		sv.children--;
-	return EXIT_SUCCESS;
+	server_notify("READY=1\nSTATUS=accepting connections");
+	server_show(&sv, "");
+	while (!sv.stopping && (rc = server_round(&sv, conn)) == 0)
+		server_show(&sv, "");
+	if (rc == 1)
+		return SERVER_CHILD;
+	if (rc == -1)
+		log_warn("high-rate mode: poll");
+	server_stop(&sv);
+	return rc == -1 ? SERVER_FAILED : SERVER_STOPPED;
 }

@@ -9,7 +9,12 @@
 
 #include <stddef.h>
 
-#define SERVER_CHILD (-1) /* server_run() returned in a new child */
+/* How server_run() returned. */
+enum server_status {
+	SERVER_CHILD, /* in a new child, with a connection to serve */
+	SERVER_STOPPED, /* in the parent, stopped by a signal: exit 0 */
+	SERVER_FAILED /* in the parent, which could not go on (logged) */
+};
 
 /*
  * Opens a listening TCP socket on "ADDR:PORT" ("127.0.0.1:8080",
@@ -20,12 +25,15 @@ int server_listen(const char *addr, char *err, size_t errsize);
 
 /*
  * Accepts on lfd until SIGTERM or SIGINT, forking a child per connection
- * and reaping children as they exit; past max_children live children a
- * connection is answered 503 at once.  Tells systemd it is ready when
- * NOTIFY_SOCKET is set.  In each child, returns SERVER_CHILD with *conn set
- * to the accepted connection, lfd closed and signals as they were.  In the
- * parent, returns an exit status once stopped and its children are gone.
+ * and reaping children as they exit; past max_children live children, out
+ * of fds (with the fd it keeps spare) or when fork(2) fails, a connection
+ * is answered 503 at once.  Out of fds with no spare, it stops accepting for
+ * a while rather than spin.  Tells systemd it is ready when NOTIFY_SOCKET is
+ * set.  Logs its own warnings and failures.  In each child, returns
+ * SERVER_CHILD with *conn set to the accepted connection, lfd closed and
+ * signals as they were.  In the parent, returns SERVER_STOPPED once stopped
+ * and its children are gone, or SERVER_FAILED.
  */
-int server_run(int lfd, size_t max_children, int *conn);
+enum server_status server_run(int lfd, size_t max_children, int *conn);
 
 #endif

@@ -152,3 +152,12 @@ realm_of() {
 	wait_exits 1 10
 	grep -aq ' died with code 2$' "$PROXY_LOG" || fail "$(cat "$PROXY_LOG")"
 }
+
+@test "--config -FILE may be missing; when present it is read like any other" {
+	start_target echo
+	start_proxy accept --config -"$BATS_TEST_TMPDIR/none.conf" --allow-port "$TPORT"
+	expect_tunnel "$REQ"
+	report_cases
+	conf bad.conf "allow-port 0"
+	usage_error -bad.conf "bad.conf:1: allow-port: a port outside 1-65535"
+}

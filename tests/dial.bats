@@ -313,6 +313,54 @@ spin_check() {
 	expect_clean_exits 1
 }
 
+@test "a firewall reject (ICMPv6 admin-prohibited) and a prohibit route: 502 connection_blocked, tried=...=blocked" {
+	lab_proxy --allow-dest "$LAB4_BLOCKED"
+	# the IPv6 attempt fails when the reject arrives (EACCES from SO_ERROR),
+	# the IPv4 one in connect(2) itself (EACCES from the route lookup)
+	lab_error blocked.test 502 connection_blocked \
+		'connectd; error=destination_ip_prohibited; details="connection_blocked"'
+	expect_log status 502
+	expect_log reason connection_blocked
+	expect_log tried "$(v6 "$LAB6_BLOCKED")=blocked,$(v4 "$LAB4_BLOCKED")=blocked"
+	expect_clean_exits 1
+	# a literal too, and a host's refusal is not connectd's: no "denied"
+	lab_error "[$LAB6_BLOCKED]" 502 connection_blocked \
+		'connectd; error=destination_ip_prohibited; details="connection_blocked"'
+	wait_log 2
+	[[ $(log_lines | tail -n 1) == *" reason=connection_blocked "*" tried=$(v6 "$LAB6_BLOCKED")=blocked" ]] ||
+		fail "literal: $(log_lines | tail -n 1)"
+	! log_lines | grep -q '=denied' || fail "a firewall's refusal logged as the policy's"
+}
+
+@test "32 addresses tried: tried= keeps whole attempts and ends in +Nmore; every key is still there" {
+	lab_proxy
+	lab_error manyaddrs.test 502 connection_refused \
+		'connectd; error=connection_refused; details="connection_refused"'
+	wait_log 1
+	local line tried keys=() tok n=0 more
+	line=$(log_lines)
+	echo "${#line} bytes: $line"
+	for tok in $line; do
+		keys+=("${tok%%=*}")
+	done
+	[[ ${keys[*]} == "connectd: client uid user target addr status reason up down urgent_up urgent_down dns_ms connect_ms duration_ms end closed_by tried" ]] ||
+		fail "keys: ${keys[*]}"
+	tried=$(dial_log tried)
+	[[ $tried =~ ,\+([0-9]+)more$ ]] || fail "no +Nmore marker at the end: $tried"
+	more=${BASH_REMATCH[1]}
+	IFS=, read -ra entries <<<"${tried%,+*}"
+	for tok in "${entries[@]}"; do
+		[[ $tok =~ ^(\[fd00:1111:2222:3333:4444:5555:6666:77(0[1-9]|1[0-6])\]|127\.0\.8\.([1-9]|1[0-6])):$LAB_PORT=refused$ ]] ||
+			fail "not a whole attempt: '$tok' in $tried"
+		n=$((n + 1))
+	done
+	echo "$n attempts listed, $more more"
+	((n + more == 32)) || fail "$n listed + $more more is not the 32 attempts"
+	((n >= 8)) || fail "only $n attempts listed"
+	((${#tried} <= 640)) || fail "tried= of ${#tried} bytes"
+	expect_clean_exits 1
+}
+
 # --- policy on resolved addresses ---------------------------------------------
 
 @test "the only address is default-denied (10.1.2.3): 403 destination_ip_prohibited, no packet" {

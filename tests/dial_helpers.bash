@@ -13,8 +13,12 @@
 #           leaves it: lo is its only interface, so there is no route out)
 #   nft     table inet dial_lab: every TCP packet to the black-holed
 #           addresses ($LAB6_DEAD, $LAB4_DEAD, LAB6_DEADS, LAB4_DEADS)
-#           dropped, so a connect to them hangs; counters of packets to
-#           $LAB4_WITNESS and to 10.0.0.0/8
+#           dropped, so a connect to them hangs; TCP to $LAB6_BLOCKED
+#           rejected with ICMPv6 administratively-prohibited (connect(2)
+#           fails with EACCES); counters of packets to $LAB4_WITNESS and to
+#           10.0.0.0/8
+#   routes  a prohibit route to $LAB4_BLOCKED (connect(2) fails with EACCES
+#           at once)
 #   DNS     tools/stubdns.py on 127.0.0.1:53 (UDP and TCP), answering from
 #           the zone below; /etc/resolv.conf (bind-mounted) names only it,
 #           with glibc's default schedule (timeout 5 s, 2 attempts), and
@@ -38,13 +42,19 @@ LAB6_DEADS=(fd00::dead:{1..12})
 LAB6_CARRY_DENIED=(64:ff9b::7f00:1 64:ff9b::a9fe:a9fe 2002:7f00:1::1
 	::ffff:0:a00:5 2001:0:b00:8::80ff:fffe)
 LAB6_CARRY_PUBLIC=64:ff9b::b00:8
+LAB6_BLOCKED=fd00::b10c
+# long addresses, many of them: a tried= list longer than the log gives it
+LAB6_MANY=(fd00:1111:2222:3333:4444:5555:6666:{7701..7716})
 LAB6_ADDRS=("$LAB6_OK" "${LAB6_REFUSED[@]}" "$LAB6_DEAD" "${LAB6_DEADS[@]}"
-	"${LAB6_CARRY_DENIED[@]}" "$LAB6_CARRY_PUBLIC")
+	"${LAB6_CARRY_DENIED[@]}" "$LAB6_CARRY_PUBLIC" "$LAB6_BLOCKED"
+	"${LAB6_MANY[@]}")
 LAB4_OK=127.0.0.2
 LAB4_REFUSED=(127.0.0.3 127.0.0.5 127.0.0.6 127.0.0.7)
 LAB4_DEAD=127.0.0.4
 LAB4_DEADS=(127.0.4.{1..12})
 LAB4_WITNESS=127.0.0.77
+LAB4_MANY=(127.0.8.{1..16})
+LAB4_BLOCKED=192.0.2.66   # default-denied by connectd; a prohibit route
 LAB6_UNROUTED=2001:db8::1 # no route in the namespace: ENETUNREACH
 LAB4_PROHIBITED=10.1.2.3  # default-denied by connectd; unrouted as well
 
@@ -85,6 +95,10 @@ _dial_zone() {
 		witness.test     A    $LAB4_WITNESS
 		denied6.test     AAAA $LAB6_UNROUTED
 		denied6.test     A    $LAB4_OK
+		blocked.test     AAAA $LAB6_BLOCKED
+		blocked.test     A    $LAB4_BLOCKED
+		$(printf 'manyaddrs.test AAAA %s\n' "${LAB6_MANY[@]}")
+		$(printf 'manyaddrs.test A %s\n' "${LAB4_MANY[@]}")
 		$(printf 'stagger.test AAAA %s\n' "${LAB6_DEADS[@]:0:4}")
 		$(printf 'stagger.test A %s\n' "${LAB4_DEADS[@]:0:4}")
 		$(printf 'spin6.test AAAA %s\n' "${LAB6_DEADS[@]}")
@@ -112,6 +126,7 @@ _dial_nft() {
 				ip daddr 10.0.0.0/8 counter name ten
 				ip6 daddr { $LAB6_DEAD, fd00::dead:0/112 } meta l4proto tcp drop
 				ip daddr { $LAB4_DEAD, 127.0.4.0/24 } meta l4proto tcp drop
+				ip6 daddr $LAB6_BLOCKED meta l4proto tcp reject with icmpv6 admin-prohibited
 			}
 		}
 	EOF
@@ -128,6 +143,7 @@ dial_lab_inside() {
 		ip -6 addr add "$a/128" dev lo nodad
 	done
 	nft -f "$dir/lab.nft"
+	ip route add prohibit "$LAB4_BLOCKED/32"
 	mount --bind "$dir/resolv.conf" /etc/resolv.conf
 	mount --bind "$dir/hosts" /etc/hosts
 	"$py" "$tools/stubdns.py" --zone "$dir/zone" --log "$dir/dns.log" \

@@ -76,6 +76,8 @@ all_run() {
 		DOCDIR=/opt/d UNITDIR=/opt/u/sys USERUNITDIR=/opt/u/user SYSCONFDIR=/opt/etc \
 		SYSUSERSDIR=/opt/s
 	[[ -f $dest/opt/s/connectd.conf ]]
+	[[ -f $dest/opt/etc/connectd/connectd.conf ]] || fail "no configuration file"
+	grep -q -- '--config /opt/etc/connectd/connectd.conf' "$dest/opt/u/sys/connectd@.service"
 	[[ -x $dest/opt/b/connectd ]]
 	[[ -f $dest/opt/m/man8/connectd.8 ]]
 	[[ -f $dest/opt/d/examples/xinetd.conf && -f $dest/opt/d/examples/inetd.conf ]]
@@ -85,7 +87,8 @@ all_run() {
 	grep -q '^\.It Pa /opt/b/connectd$' "$dest/opt/m/man8/connectd.8"
 	grep -q '^\.It Pa /opt/d/examples/xinetd.conf$' "$dest/opt/m/man8/connectd.8"
 	grep -q '^\.It Pa /opt/m/man8/connectd.8$' "$dest/opt/m/man8/connectd.8"
-	run grep -rlE '/usr/local|/etc/connectd' "$dest/opt/u" "$dest/opt/d"
+	# /etc/connectd at the start of a path, not inside /opt/etc/connectd
+	run grep -rlE '/usr/local|(^|[[:space:]=])/etc/connectd' "$dest/opt/u" "$dest/opt/d"
 	[[ -z $output ]] || fail "default paths left in:" "$output"
 }
 
@@ -112,4 +115,16 @@ all_run() {
 	while IFS= read -r f; do
 		grep -qxF "$f" <<<"$ex" || fail "EXAMPLES lacks: $f"
 	done < <(grep -v '^#' "$top/examples/inetd.conf"; grep -v '^#' "$top/examples/xinetd.conf" | grep .)
+}
+
+@test "install never overwrites the configuration file; uninstall keeps an edited one" {
+	inst install DESTDIR="$dest" PREFIX=/usr
+	local conf=$dest/etc/connectd/connectd.conf
+	cmp "$top/examples/connectd.conf" "$conf"
+	echo "allow-port 8443" >>"$conf"
+	inst install DESTDIR="$dest" PREFIX=/usr
+	grep -qx 'allow-port 8443' "$conf" || fail "install overwrote the edited file"
+	inst uninstall DESTDIR="$dest" PREFIX=/usr
+	run installed_files
+	[[ $output == /etc/connectd/connectd.conf ]] || fail "left behind:" "$output"
 }

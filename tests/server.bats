@@ -20,6 +20,8 @@ setup() {
 	common_setup
 	SERVER_PID=
 	PROXY_LAUNCHER=server # not a systemd-socket-activate launcher
+	FORK_LAUNCH=() # more tools/activate.py options for start_fork
+	FORK_WRAP=()   # a command start_fork runs connectd under (exec'ing it)
 }
 
 teardown() { server_teardown; }
@@ -93,13 +95,14 @@ start_listen() {
 }
 
 # start_fork [--via-activate|--stdin] [connectd args...] : connectd --fork on
-# a port-0 listener from tools/listener.py (fd 3 with LISTEN_FDS=1, through
-# the real systemd-socket-activate, or fd 0 as inetd's wait).  The PID stays
-# the same through every exec: SERVER_PID is connectd's.  Sets PPORT and
-# PROXY_LOG too.  (With --via-activate, connectd only starts on the first
-# connection, as under systemd.)
+# a port-0 listener from tools/activate.py (fd 3 with LISTEN_FDS=1, through
+# the real systemd-socket-activate, or fd 0 as inetd's wait), with the
+# activate.py options in FORK_LAUNCH, under the command in FORK_WRAP.  The
+# PID stays the same through every exec: SERVER_PID is connectd's.  Sets
+# PPORT and PROXY_LOG too.  (With --via-activate, connectd only starts on
+# the first connection, as under systemd.)
 start_fork() {
-	local how=()
+	local how=(--direct)
 	if [[ ${1:-} == --via-activate || ${1:-} == --stdin ]]; then
 		how=("$1")
 		shift
@@ -109,11 +112,11 @@ start_fork() {
 	local pf=$BATS_TEST_TMPDIR/server.port
 	rm -f "$pf"
 	PROXY_LOG=$BATS_TEST_TMPDIR/server.err
-	bg server "$PY" "$TOOLS/listener.py" "${how[@]}" --port-file "$pf" -- \
-		"$CONNECTD" --fork "$@"
+	bg server "$PY" "$TOOLS/activate.py" "${how[@]}" "${FORK_LAUNCH[@]}" --port-file "$pf" -- \
+		"${FORK_WRAP[@]}" "$CONNECTD" --fork "$@"
 	SERVER_PID=$BG_PID
-	read_port_file "$pf" PPORT || fail "listener.py did not start: $(cat "$PROXY_LOG")"
-	if [[ ${how[0]:-} != --via-activate ]]; then
+	read_port_file "$pf" PPORT || fail "activate.py did not start: $(cat "$PROXY_LOG")"
+	if [[ ${how[0]} != --via-activate ]]; then
 		wait_until 10 _comm_is "$SERVER_PID" "$COMM" ||
 			fail "connectd did not start: $(cat "$PROXY_LOG")"
 		wait_until 10 _in_poll "$SERVER_PID" ||
@@ -202,6 +205,17 @@ try:
 except ConnectionRefusedError:
     sys.exit(0)
 sys.exit(1)' "$1" "${2:-127.0.0.1}"
+}
+
+# finish_client NAME PID : wait for a client.py started with bg NAME and show
+# its output; it must exit 0 with CHECK ok
+finish_client() {
+	wait_until 20 _exited "$2" || fail "$1: the client did not finish"
+	status=0
+	wait "$2" || status=$?
+	cat "$1.out"
+	((status == 0)) || fail "$1: exit $status:" "$(cat "$1.out" "$1.err")"
+	grep -qx 'CHECK ok' "$1.out"
 }
 
 # log_count PATTERN : connectd log lines matching the ERE
@@ -329,7 +343,7 @@ expect_exact_tunnel() { # [client.py options]
 	server_alive
 	# a child keeps no copy of the listening socket, the signalfd or the
 	# spare fd: above 2 only the client and the target sockets (and the
-	# relay's splice pipes); listener.py starts connectd with no fd open
+	# relay's splice pipes); activate.py starts connectd with no fd open
 	# above 3
 	hold h 1
 	local kid lsock f l socks=0
@@ -373,12 +387,12 @@ expect_exact_tunnel() { # [client.py options]
 }
 
 @test "a listening socket without --fork exits 2 naming Accept=yes (or nowait) and --fork" {
-	run timeout 10 "$PY" "$TOOLS/listener.py" --port-file l.port -- "$CONNECTD" --allow-port 443
+	run timeout 10 "$PY" "$TOOLS/activate.py" --direct --port-file l.port -- "$CONNECTD" --allow-port 443
 	echo "fd 3: exit $status: $output"
 	((status == 2))
 	[[ $output == *Accept=yes* ]]
 	[[ $output == *--fork* ]]
-	run timeout 10 "$PY" "$TOOLS/listener.py" --stdin --port-file l.port -- "$CONNECTD" --allow-port 443
+	run timeout 10 "$PY" "$TOOLS/activate.py" --stdin --port-file l.port -- "$CONNECTD" --allow-port 443
 	echo "fd 0: exit $status: $output"
 	((status == 2))
 	[[ $output == *nowait* ]]
@@ -451,12 +465,7 @@ expect_exact_tunnel() { # [client.py options]
 		fail "the request never queued"
 	}
 	kill -CONT "$SERVER_PID"
-	wait_until 20 _exited "$qpid" || fail "client did not finish"
-	status=0
-	wait "$qpid" || status=$?
-	cat queued.out
-	((status == 0)) || fail "exit $status:" "$(cat queued.out queued.err)"
-	grep -qx 'CHECK ok' queued.out
+	finish_client queued "$qpid"
 	# refusals are logged at most once a second, with a count
 	grep -qE '^connectd: --max-children 2 reached: answered 503 to [0-9]+ connection\(s\)$' "$PROXY_LOG" ||
 		fail "no warning:" "$(cat "$PROXY_LOG")"
@@ -484,7 +493,7 @@ ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 @test "the parent out of descriptors: a complete 503 through its spare fd, no spinning, SIGTERM still works" {
 	start_target echo
-	# listener.py starts connectd with nothing open above fd 3: the parent
+	# activate.py starts connectd with nothing open above fd 3: the parent
 	# holds its standard fds, the listener, the signalfd and the spare
 	start_fork --allow-port "$TPORT"
 	local fd t0 soft
@@ -518,6 +527,126 @@ ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 	wait_until 10 _exited "$SERVER_PID" || fail "SIGTERM ignored at the descriptor limit"
 	wait_server
 	((status == 0)) || fail "exit $status: $(cat "$PROXY_LOG")"
+}
+
+# _queued PORT [N] : the listener on PORT has at least N (1) connections
+# waiting in its accept queue (Recv-Q of a listening socket)
+_queued() {
+	ss -Hltn "sport = :$1" | awk -v n="${2:-1}" '$2 >= n { f = 1 } END { exit !f }'
+}
+
+@test "no spare fd (started at its descriptor limit): the parent sleeps, and a waiting client is served once descriptors are back" {
+	start_target echo
+	# activate.py starts connectd with nothing open above fd 3: fds 0-2,
+	# the listener (3) and the signalfd (4) fill a limit of 5, so the spare
+	# fd cannot be opened
+	FORK_WRAP=(prlimit --nofile=5: --)
+	start_fork --allow-port "$TPORT"
+	ls -l "/proc/$SERVER_PID/fd"
+	(($(lowest_free_fd "$SERVER_PID") == 5)) || fail "the parent holds more than 5 fds"
+	bg waiting "$PY" "$TOOLS/client.py" --port "$PPORT" --tport "$TPORT" --request "$REQ" \
+		--check-ok --act 'send:served late\n' --act shut --act readeof
+	local wpid=$BG_PID t0 used
+	wait_until 10 _queued "$PPORT" || fail "the client is not in the accept queue"
+	# the listener stays readable and accept(2) says EMFILE: the parent
+	# must not go straight back to poll(2) (that spun on a core)
+	t0=$(ticks "$SERVER_PID")
+	sleep 2
+	used=$(($(ticks "$SERVER_PID") - t0))
+	echo "the parent used $used ticks of CPU in 2 s"
+	((used < 20)) || fail "the parent burnt $used ticks of CPU in 2 s" \
+		"$(timeout 1 strace -p "$SERVER_PID" 2>&1 | head -n 8)"
+	! _exited "$wpid" || fail "the client ended:" "$(cat waiting.out waiting.err)"
+	grep -q '^connectd: accept: Too many open files, no spare fd: paused [0-9]* time(s), now for [0-9]* ms$' \
+		"$PROXY_LOG" || fail "the pause is not logged:" "$(cat "$PROXY_LOG")"
+	# descriptors back: the waiting client is served, and the parent takes
+	# its spare fd again
+	prlimit --pid "$SERVER_PID" --nofile=64:
+	finish_client waiting "$wpid"
+	grep -qxF 'RECV served late\n' waiting.out
+	grep -qx 'END eof' waiting.out
+	ls -l "/proc/$SERVER_PID/fd"
+	[[ $(readlink "/proc/$SERVER_PID/fd/5") == /dev/null ]] || fail "no spare fd taken again"
+	wait_children 0
+	expect_exact_tunnel
+	stop_server
+	((status == 0)) || fail "exit $status: $(cat "$PROXY_LOG")"
+}
+
+# start_flood : a sustained connect flood (tools/connflood.py) at the
+# server, which it throttles so that the accept queue never empties, as on
+# a machine too loaded for the server to keep up; sets FLOOD_PID
+start_flood() {
+	bg flood "$PY" "$TOOLS/connflood.py" --port "$PPORT" --throttle "$SERVER_PID" \
+		--stop-file "$BATS_TEST_TMPDIR/flood.stop"
+	FLOOD_PID=$BG_PID
+	wait_secs 10 _queued "$PPORT" 100 || fail "no flood:" "$(cat flood.out flood.err)"
+}
+
+# wait_secs SECONDS CMD... : wait_until by the clock: under a flood each try
+# of CMD takes long enough to stretch wait_until's count of tries
+wait_secs() {
+	local end=$((SECONDS + $1))
+	shift
+	while ! "$@"; do
+		((SECONDS < end)) || return 1
+		sleep 0.05
+	done
+}
+
+# _children_seen_ge N : at least N distinct children of the server were
+# seen, counting those seen by earlier calls
+_children_seen_ge() {
+	server_children >>children.seen
+	(($(sort -u children.seen | wc -l) >= $1))
+}
+
+@test "a sustained connect flood: each round of accepts is bounded, so exited children are reaped and new ones forked" {
+	start_target echo
+	FORK_LAUNCH=(--backlog 4096)
+	start_fork --max-children 2 --request-timeout 1 --allow-port "$TPORT"
+	start_flood
+	# each child ends with its client (reset by the flood, or silent until
+	# --request-timeout); the parent must reap it to fork another, where a
+	# drain until the queue is empty kept two zombies and answered 503
+	# forever
+	wait_secs 20 _children_seen_ge 6 ||
+		fail "children seen: $(sort -u children.seen | tr '\n' ' ')" "$(ps -o pid,stat,comm --ppid "$SERVER_PID")"
+	grep -qE '^connectd: --max-children 2 reached: answered 503 to [0-9]+ connection\(s\)$' "$PROXY_LOG" ||
+		fail "no refusals under the flood:" "$(cat "$PROXY_LOG")"
+	server_alive
+	# once the flood is over, a new client is served
+	touch flood.stop
+	wait_until 20 _exited "$FLOOD_PID" || fail "the flood did not stop"
+	cat flood.out
+	wait_until 20 _children_are 0 || fail "children left: $(server_children | tr '\n' ' ')"
+	expect_exact_tunnel
+}
+
+@test "a sustained connect flood: SIGTERM is honoured, the parent stops accepting and exits after its children" {
+	FORK_LAUNCH=(--backlog 4096)
+	start_fork --max-children 2 --request-timeout 1
+	start_flood
+	wait_secs 10 _children_are 2 || fail "no children under the flood"
+	kill -TERM "$SERVER_PID"
+	wait_secs 20 _exited_seeing_children "$SERVER_PID" || fail "SIGTERM not honoured under the flood:" \
+		"$(ps -o pid,stat,comm --ppid "$SERVER_PID")" "$(tail -n 5 "$PROXY_LOG")"
+	# the flood was still on
+	! _exited "$FLOOD_PID" || fail "the flood ended first:" "$(cat flood.out flood.err)"
+	# the parent waited for its children: every one seen is gone
+	local k
+	while read -r k; do
+		_exited "$k" || fail "child $k outlived the parent"
+	done < <(sort -u children.seen)
+	wait_server
+	((status == 0)) || fail "exit $status: $(cat "$PROXY_LOG")"
+}
+
+# _exited_seeing_children PID : _exited, noting the server's children as
+# _children_seen_ge does
+_exited_seeing_children() {
+	server_children >>children.seen
+	_exited "$1"
 }
 
 # --- 5. isolation -------------------------------------------------------------
@@ -661,4 +790,27 @@ _notified() { grep -qE "^MSG pid=[0-9]+ (.*\\\\n)?$1(\\\\n|\$)" notify.out; }
 	wait_log 11
 	(($(log_count ' status=400 ') == 5)) || fail "$(cat "$PROXY_LOG")"
 	(($(log_count ' status=200 ') >= 2)) || fail "$(cat "$PROXY_LOG")"
+}
+
+# _server_title_is PATTERN : the parent's title matches PATTERN
+_server_title_is() {
+	SERVER_TITLE=$(tr '\0' ' ' <"/proc/$SERVER_PID/cmdline" | sed 's/ *$//')
+	[[ $SERVER_TITLE =~ $1 ]]
+}
+
+@test "the parent's process title shows its listener and live children; a child shows its client" {
+	start_target echo
+	start_listen 127.0.0.1 --allow-port "$TPORT"
+	wait_until 10 _server_title_is "^connectd: 127\\.0\\.0\\.1:$PPORT \\[0 children\\]\$" ||
+		fail "title: $SERVER_TITLE"
+	exec 5<>/dev/tcp/127.0.0.1/"$PPORT"
+	wait_until 10 _server_title_is "^connectd: 127\\.0\\.0\\.1:$PPORT \\[1 child\\]\$" ||
+		fail "title: $SERVER_TITLE"
+	local child
+	child=$(server_children | head -n 1)
+	wait_until 10 grep -qa '\[request\]' "/proc/$child/cmdline" ||
+		fail "child title: $(tr '\0' ' ' <"/proc/$child/cmdline")"
+	exec 5>&-
+	wait_until 10 _server_title_is "^connectd: 127\\.0\\.0\\.1:$PPORT \\[0 children\\]\$" ||
+		fail "title: $SERVER_TITLE"
 }
