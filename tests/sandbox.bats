@@ -122,9 +122,9 @@ refused_without() {
 	start_target echo
 	local pf=$BATS_TEST_TMPDIR/server.port parent child
 	PROXY_LOG=$BATS_TEST_TMPDIR/server.err
-	# listener.py execs connectd: the PID stays the same
+	# activate.py --direct execs connectd: the PID stays the same
 	# shellcheck disable=SC2086 # CONNECTD_EXTRA is a list of options
-	bg server "$PY" "$TOOLS/listener.py" --port-file "$pf" -- \
+	bg server "$PY" "$TOOLS/activate.py" --direct --port-file "$pf" -- \
 		"$CONNECTD" --fork "${LAB_RULES[@]}" ${CONNECTD_EXTRA:-} --allow-port "$TPORT"
 	parent=$BG_PID
 	read_port_file "$pf" PPORT || fail "no listener: $(cat "$PROXY_LOG")"
