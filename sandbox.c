@@ -262,9 +262,9 @@ sandbox_allow_file(struct sandbox *sb, const char *path)
 	    SB_ALLOW(__NR_getpid), SB_ALLOW(__NR_gettid),                      \
 	    SB_ALLOW(__NR_getuid), SB_ALLOW(__NR_geteuid),                     \
 	    SB_ALLOW(__NR_getgid), SB_ALLOW(__NR_getegid),                     \
-	    SB_ALLOW(__NR_uname), SB_ALLOW(__NR_lseek),                        \
-	    SB_ALLOW(__NR_pread64), SB_ALLOW(__NR_fstat),                      \
-	    SB_ALLOW(__NR_newfstatat),                                         \
+	    SB_ALLOW(__NR_uname), SB_ALLOW(__NR_sysinfo),                      \
+	    SB_ALLOW(__NR_lseek), SB_ALLOW(__NR_pread64),                      \
+	    SB_ALLOW(__NR_fstat), SB_ALLOW(__NR_newfstatat),                   \
 	    SB_ARG_CLEAR(                                                      \
 		__NR_openat, 2, O_WRONLY | O_RDWR | O_CREAT | O_TRUNC),        \
 	    SB_SOCKET,                                                         \
