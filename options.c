@@ -39,6 +39,7 @@ enum options_id {
 	OPT_MAX_CHILDREN,
 	OPT_NO_SPLICE,
 	OPT_LOG,
+	OPT_SANDBOX,
 	OPT_CONFIG,
 	OPT_HELP,
 	OPT_VERSION,
@@ -97,6 +98,9 @@ static const struct options_spec options_table[] = {
 	    "where log lines go: auto (the default: the\n"
 	    "journal under systemd, else stderr), journal,\n"
 	    "syslog or stderr" },
+	[OPT_SANDBOX] = { "sandbox", 'Z', "mode", 1,
+	    "full (seccomp and Landlock, the default),\n"
+	    "seccomp (a kernel without Landlock) or off" },
 	[OPT_CONFIG] = { "config", 'f', "file", 0,
 	    "read options from FILE, one per line, where\n"
 	    "this option stands: later options win;\n"
@@ -413,6 +417,10 @@ options_apply(enum options_id id, const char *arg, struct options *opt,
 		return 0;
 	case OPT_LOG:
 		return options_log_sink(arg, &opt->log_sink, why, size);
+	case OPT_SANDBOX:
+		if (sandbox_parse_mode(arg, &opt->sandbox) == 0)
+			return 0;
+		return options_why(why, size, "not full, seccomp or off");
 	case OPT_CONFIG:
 	case OPT_HELP:
 	case OPT_VERSION:
@@ -438,6 +446,7 @@ options_defaults(struct options *opt)
 	opt->listen = NULL;
 	opt->fork = 0;
 	opt->max_children = 1024;
+	opt->sandbox = SANDBOX_FULL;
 	opt->config = NULL;
 	opt->log_sink = LOG_SINK_AUTO;
 }
