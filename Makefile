@@ -198,6 +198,10 @@ UNITS = units/connectd.socket units/connectd@.service \
 USER_UNITS = units/user/connectd.socket units/user/connectd@.service \
 	units/user/connectd-tcp.socket units/user/connectd-tcp@.service
 EXAMPLES = examples/xinetd.conf examples/inetd.conf
+# TLS to the proxy: stunnel in front of connectd, with its unit pair.
+TLS_EXAMPLES = examples/stunnel/stunnel.conf \
+	examples/stunnel/connectd-tls.socket \
+	examples/stunnel/connectd-tls@.service
 systemd_var = $(or $(shell $(PKG_CONFIG) --variable=$(1) systemd 2>/dev/null),$(2))
 UNITDIR ?= $(call systemd_var,systemdsystemunitdir,/lib/systemd/system)
 USERUNITDIR ?= $(call systemd_var,systemduserunitdir,/usr/lib/systemd/user)
@@ -214,13 +218,15 @@ install_subst = $(foreach f,$(3),$(INSTALL_SUBST) $(f) >$(2)/$(notdir $(f)) && \
 install: connectd
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(USERUNITDIR) \
-		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSUSERSDIR)
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(DOCDIR)/examples/stunnel
 	install -m 0755 connectd $(DESTDIR)$(BINDIR)/connectd
 	install -m 0644 units/sysusers.d/connectd.conf $(DESTDIR)$(SYSUSERSDIR)/
 	$(call install_subst,0644,$(DESTDIR)$(MANDIR)/man8,man/connectd.8)
 	$(call install_subst,0644,$(DESTDIR)$(UNITDIR),$(UNITS))
 	$(call install_subst,0644,$(DESTDIR)$(USERUNITDIR),$(USER_UNITS))
 	$(call install_subst,0644,$(DESTDIR)$(DOCDIR)/examples,$(EXAMPLES))
+	$(call install_subst,0644,$(DESTDIR)$(DOCDIR)/examples/stunnel,$(TLS_EXAMPLES))
 	@# The configuration file is the admin's: installed where none is, never
 	@# overwritten.
 	install -d $(DESTDIR)$(SYSCONFDIR)/connectd
@@ -239,6 +245,8 @@ uninstall:
 	rm -f $(UNITS:units/%=$(DESTDIR)$(UNITDIR)/%)
 	rm -f $(USER_UNITS:units/user/%=$(DESTDIR)$(USERUNITDIR)/%)
 	rm -f $(EXAMPLES:examples/%=$(DESTDIR)$(DOCDIR)/examples/%)
+	rm -f $(TLS_EXAMPLES:examples/%=$(DESTDIR)$(DOCDIR)/examples/%)
+	-rmdir $(DESTDIR)$(DOCDIR)/examples/stunnel 2>/dev/null
 	rm -f $(DESTDIR)$(SYSUSERSDIR)/connectd.conf
 	@# The configuration file goes only while it is as installed.
 	if cmp -s examples/connectd.conf $(DESTDIR)$(CONFFILE); then \
