@@ -98,17 +98,20 @@ launch_ucspi_env(const char *name)
 	return getenv(var);
 }
 
-/* Fills l->client from the socket's peer; -1 with errno on failure. */
+/*
+ * Fills l->peer and l->client from the socket's peer; -1 with errno on
+ * failure.
+ */
 static int
 launch_peer_from_socket(struct launch *l)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
+	socklen_t len = sizeof(l->peer);
 
-	if (getpeername(l->in_fd, (struct sockaddr *)&ss, &len) == -1)
+	if (getpeername(l->in_fd, (struct sockaddr *)&l->peer, &len) == -1)
 		return -1;
+	l->has_peer = 1;
 	util_sockaddr_text(
-	    (struct sockaddr *)&ss, l->client, sizeof(l->client));
+	    (struct sockaddr *)&l->peer, l->client, sizeof(l->client));
 	return 0;
 }
 

@@ -26,6 +26,8 @@ struct launch {
 	char client[LOG_ADDR_MAX];
 	struct sockaddr_storage local; /* our end: the proxy's own address */
 	int has_local;
+	struct sockaddr_storage peer; /* the socket's other end */
+	int has_peer;
 };
 
 /*

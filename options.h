@@ -32,6 +32,9 @@ struct options {
 	uid_t uids[PEER_UIDS_MAX]; /* --allow-uid; nuids 0: anyone */
 	size_t nuids;
 	int no_splice; /* --no-splice: copy through user space */
+	int proxy_protocol; /* --proxy-protocol: a PROXY header is required */
+	struct policy_list proxy_from; /* --proxy-protocol-from: who sends it */
+	int send_proxy; /* --send-proxy: 1 or 2, 0 for none */
 	const char *listen; /* --listen ADDR:PORT, or NULL */
 	int fork; /* --fork: serve a listening socket handed over */
 	size_t max_children; /* live children in the high-rate mode */

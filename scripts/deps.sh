@@ -11,7 +11,7 @@ set -eu
 build="gcc make pkg-config libc6-dev libsystemd-dev libcrypt-dev systemd"
 check="$build bats curl openssl netcat-openbsd python3 xinetd ucspi-tcp
 	mandoc clang valgrind iproute2 procps util-linux passwd nftables
-	socat"
+	socat haproxy"
 bench="$build tinyproxy squid gnuplot-nox procps util-linux"
 systemd="$build systemd-container debootstrap"
 
@@ -41,9 +41,10 @@ export DEBIAN_FRONTEND=noninteractive
 # A fresh machine has no package lists yet; refresh them once.
 apt-get update -qq </dev/null
 $line -qq </dev/null
-# bench/run starts its own tinyproxy and squid on loopback, in the
-# foreground: the services that installing them just started are not wanted.
-for s in tinyproxy squid; do
+# bench/run and the tests start their own tinyproxy, squid and haproxy on
+# loopback, in the foreground: the services installing them started are not
+# wanted.
+for s in tinyproxy squid haproxy; do
 	case " $missing " in *" $s "*) ;; *) continue ;; esac
 	if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
 		systemctl disable --now "$s" >/dev/null 2>&1 || true
