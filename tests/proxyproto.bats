@@ -186,16 +186,18 @@ last_log() { wait_log 1 && log_lines | tail -n1; }
 	has_line 'STATUS 405'
 }
 
-@test "usage errors: no trusted peers, peers without the option, --allow-uid, bad versions" {
-	local args
-	for args in "--proxy-protocol" "--proxy-protocol-from 127.0.0.1" \
-		"--proxy-protocol --proxy-protocol-from 127.0.0.1 --allow-uid 0" \
-		"--proxy-protocol --proxy-protocol-from localhost" \
-		"--send-proxy v3" "--send-proxy 2"; do
+@test "usage errors: no trusted peers, peers without the option, --allow-uid, bad values" {
+	local row args want
+	for row in "--proxy-protocol|needs --proxy-protocol-from" \
+		"--proxy-protocol-from 127.0.0.1|without --proxy-protocol" \
+		"-P -T 127.0.0.1 --allow-uid 0|--allow-uid cannot apply" \
+		"-P --proxy-protocol-from localhost|not an address or a CIDR block" \
+		"--send-proxy v3|not v1 or v2" "-s 2|not v1 or v2"; do
+		args=${row%%|*} want=${row#*|}
 		# shellcheck disable=SC2086 # the words are the options
 		run "$CONNECTD" $args
 		((status == 2)) || fail "exit $status for: $args" "$output"
-		[[ $output == *"see connectd --help"* ]] || fail "no usage message for: $args" "$output"
+		[[ $output == *"$want"* ]] || fail "for $args, not \"$want\":" "$output"
 	done
 }
 
