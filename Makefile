@@ -34,14 +34,14 @@ endif
 
 # The six steps, in order: launch, request, policy, dial, reply, relay, log.
 OBJS = connectd.o options.o launch.o proxyproto.o request.o peer.o auth.o \
-	policy.o resolve.o dial.o reply.o relay.o server.o log.o proctitle.o \
-	util.o
+	policy.o resolve.o dial.o outcome.o reply.o relay.o server.o log.o \
+	proctitle.o util.o
 SRCS = $(OBJS:.o=.c)
 HDRS = $(wildcard *.h)
 # Unit tests and the fuzz corpus replay, built with the ordinary compiler.
 TEST_BINS = tests/unit/request_test tests/unit/policy_test \
-	tests/unit/auth_test tests/unit/peer_test tests/unit/proxyproto_test \
-	tests/tools/peer_check \
+	tests/unit/outcome_test tests/unit/auth_test tests/unit/peer_test \
+	tests/unit/proxyproto_test tests/tools/peer_check \
 	fuzz/replay_request fuzz/replay_auth fuzz/replay_config \
 	fuzz/replay_conffile fuzz/replay_proxyproto
 FUZZ_TARGETS = request auth config conffile proxyproto
@@ -79,10 +79,13 @@ run: deps-build
 	@echo "connectd on 127.0.0.1:$(PORT); try: curl -x http://127.0.0.1:$(PORT) https://example.org/"
 	exec systemd-socket-activate --accept -l 127.0.0.1:$(PORT) ./connectd
 
-tests/unit/request_test: tests/unit/request_test.c request.o reply.o util.o
+tests/unit/outcome_test: tests/unit/outcome_test.c outcome.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
-tests/unit/policy_test: tests/unit/policy_test.c policy.o request.o reply.o \
+tests/unit/request_test: tests/unit/request_test.c request.o outcome.o util.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+tests/unit/policy_test: tests/unit/policy_test.c policy.o request.o outcome.o \
 	util.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 

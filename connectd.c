@@ -78,14 +78,15 @@ read_more(struct session *s, int64_t deadline)
 			return READ_BYTES;
 		}
 		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-			s->rec.end = n == 0 ? "eof" : "client_reset";
+			s->rec.end = relay_end_name(
+			    n == 0 ? RELAY_END_EOF : RELAY_END_CLIENT_RESET);
 			return READ_CLOSED;
 		}
 		if (errno == EINTR)
 			continue;
 		rc = poll(&pfd, 1, util_poll_timeout(deadline));
 		if (rc == 0) {
-			s->rec.end = "timeout";
+			s->rec.end = relay_end_name(RELAY_END_REQUEST_TIMEOUT);
 			return READ_TIMEOUT;
 		}
 		if (rc == -1 && errno != EINTR)
@@ -354,7 +355,7 @@ run_tunnel(struct session *s)
 	util_sockaddr_text(
 	    (struct sockaddr *)&s->dial.addr, s->rec.addr, sizeof(s->rec.addr));
 	if (reply_ok(s->client.out_fd, util_now_ms() + REPLY_WRITE_MS) == -1) {
-		s->rec.end = "client_gone";
+		s->rec.end = relay_end_name(RELAY_END_CLIENT_GONE);
 		return;
 	}
 	s->rec.status = 200;
@@ -376,15 +377,15 @@ run_tunnel(struct session *s)
 		s->rec.closed_by = relay_side_name(s->relay.closed_by);
 }
 
-/* Sends the error answer for o, then closes the client gracefully. */
+/* Sends the error answer for o (its row), then closes the client gracefully. */
 static void
-refuse(struct session *s, enum outcome o)
+refuse(struct session *s, enum outcome o, const struct outcome_row *row)
 {
 	int64_t now = util_now_ms();
 	char challenge[OPTIONS_REALM_MAX + 80];
 	const char *extra = NULL;
 
-	s->rec.status = reply_status(o);
+	s->rec.status = row->status;
 	if (s->rec.status == 0)
 		return;
 	if (o == OUT_AUTH_REQUIRED) {
@@ -395,9 +396,9 @@ refuse(struct session *s, enum outcome o)
 		    s->opt.realm);
 		extra = challenge;
 	}
-	if (reply_error(s->client.out_fd, o, extra, now + REPLY_WRITE_MS) ==
+	if (reply_error(s->client.out_fd, row, extra, now + REPLY_WRITE_MS) ==
 	    -1) {
-		s->rec.end = "client_gone";
+		s->rec.end = relay_end_name(RELAY_END_CLIENT_GONE);
 		return;
 	}
 	reply_linger(s->client.in_fd, s->client.out_fd, now + LINGER_MS);
@@ -421,21 +422,24 @@ record_begin(struct session *s)
 static void
 show_phase(const struct session *s, int parsed, const char *phase)
 {
-	char target[SHOWN_TARGET_MAX];
+	char target[SHOWN_TARGET_MAX], client[4 * LOG_ADDR_MAX];
 
+	/* The launcher's address text is as untrusted as the target. */
+	util_escape(
+	    client, sizeof(client), s->client.client, strlen(s->client.client));
 	if (!parsed) {
-		proctitle_set("connectd: %s [%s]", s->client.client, phase);
+		proctitle_set("connectd: %s [%s]", client, phase);
 		return;
 	}
 	util_escape(target, sizeof(target), s->req.target, s->req.target_len);
-	proctitle_set(
-	    "connectd: %s -> %s [%s]", s->client.client, target, phase);
+	proctitle_set("connectd: %s -> %s [%s]", client, target, phase);
 }
 
 static int
 serve(struct session *s)
 {
 	enum outcome o;
+	const struct outcome_row *row;
 	int parsed;
 
 	record_begin(s);
@@ -461,13 +465,14 @@ serve(struct session *s)
 		if (o == OUT_OK && s->opt.send_proxy != 0)
 			o = send_proxy_header(s);
 	}
-	s->rec.reason = reply_reason(o);
-	s->rec.rcode = reply_rcode(o);
+	row = outcome_row(o);
+	s->rec.reason = row->reason;
+	s->rec.rcode = row->rcode;
 	show_phase(s, parsed, o == OUT_OK ? "tunnel" : "refusing");
 	if (o == OUT_OK)
 		run_tunnel(s);
 	else
-		refuse(s, o);
+		refuse(s, o, row);
 	if (s->dial.fd != -1)
 		close(s->dial.fd);
 	s->rec.duration_ms = util_now_ms() - s->start_ms;
@@ -535,8 +540,8 @@ refuse_misconfigured(struct session *s, int stderr_closed)
 	record_begin(s);
 	if (util_set_nonblock(s->client.in_fd) == 0 &&
 	    util_set_nonblock(s->client.out_fd) == 0) {
-		s->rec.reason = reply_reason(OUT_CONFIG_ERROR);
-		refuse(s, OUT_CONFIG_ERROR);
+		s->rec.reason = outcome_row(OUT_CONFIG_ERROR)->reason;
+		refuse(s, OUT_CONFIG_ERROR, outcome_row(OUT_CONFIG_ERROR));
 	}
 	s->rec.duration_ms = util_now_ms() - s->start_ms;
 	log_record(&s->rec);

@@ -103,7 +103,7 @@ launch_ucspi_env(const char *name)
  * failure.
  */
 static int
-launch_peer_from_socket(struct launch *l)
+launch_client_from_socket(struct launch *l)
 {
 	socklen_t len = sizeof(l->peer);
 
@@ -117,10 +117,9 @@ launch_peer_from_socket(struct launch *l)
 
 /* Fills l->client from the launcher's environment, "-" when it says nothing. */
 static void
-launch_peer_from_env(struct launch *l)
+launch_client_from_env(struct launch *l)
 {
 	const char *ip = getenv("REMOTE_ADDR"), *port = getenv("REMOTE_PORT");
-	char text[LOG_ADDR_MAX];
 
 	if (ip == NULL) {
 		ip = launch_ucspi_env("REMOTEIP");
@@ -130,14 +129,13 @@ launch_peer_from_env(struct launch *l)
 		util_strlcpy(l->client, "-", sizeof(l->client));
 		return;
 	}
+	/* As given: the log and the title escape it, as all untrusted text. */
 	if (strchr(ip, ':') != NULL)
-		snprintf(text, sizeof(text), "[%s]:%s", ip,
+		snprintf(l->client, sizeof(l->client), "[%s]:%s", ip,
 		    port != NULL ? port : "-");
 	else
-		snprintf(
-		    text, sizeof(text), "%s:%s", ip, port != NULL ? port : "-");
-	/* The environment is the launcher's, but the log takes no chances. */
-	util_escape(l->client, sizeof(l->client), text, strlen(text));
+		snprintf(l->client, sizeof(l->client), "%s:%s", ip,
+		    port != NULL ? port : "-");
 }
 
 /*
@@ -310,12 +308,12 @@ launch_local_address(struct launch *l)
 static enum launch_status
 launch_identify(struct launch *l)
 {
-	if (l->is_socket && launch_peer_from_socket(l) == -1) {
+	if (l->is_socket && launch_client_from_socket(l) == -1) {
 		if (errno == ENOTCONN)
 			return LAUNCH_CLIENT_GONE;
-		launch_peer_from_env(l);
+		launch_client_from_env(l);
 	} else if (!l->is_socket) {
-		launch_peer_from_env(l);
+		launch_client_from_env(l);
 	}
 	launch_local_address(l);
 	return LAUNCH_OK;

@@ -23,7 +23,8 @@ struct launch {
 	int in_fd, out_fd;
 	int is_socket;
 	int listening; /* in_fd is a listening socket (--fork) */
-	char client[LOG_ADDR_MAX];
+	char client[LOG_ADDR_MAX]; /* the client's address; may be the
+				     launcher's text, unescaped */
 	struct sockaddr_storage local; /* our end: the proxy's own address */
 	int has_local;
 	struct sockaddr_storage peer; /* the socket's other end */

@@ -69,6 +69,7 @@ static const char *const relay_end_names[] = {
 	[RELAY_END_IDLE_TIMEOUT] = "idle_timeout",
 	[RELAY_END_MAX_LIFETIME] = "max_lifetime",
 	[RELAY_END_ERROR] = "error",
+	[RELAY_END_REQUEST_TIMEOUT] = "timeout",
 };
 _Static_assert(
     NELEM(relay_end_names) == RELAY_END_COUNT, "every relay_end has a name");

@@ -15,6 +15,14 @@ setup() {
 	[[ $output != *"not ok"* ]]
 }
 
+@test "outcome table: a filled row for every outcome, statuses and RFC 9209 types that agree" {
+	run "$top/tests/unit/outcome_test"
+	echo "$output" | grep -v '^ok' || true
+	[ "$status" -eq 0 ]
+	[[ $output == 1..* ]]
+	[[ $output != *"not ok"* ]]
+}
+
 @test "PROXY header parser: v1 and v2 fields, every malformed class, the caps, every split" {
 	run "$top/tests/unit/proxyproto_test"
 	echo "$output" | grep -v '^ok' || true

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../reply.h"
+#include "../../outcome.h"
 #include "../../request.h"
 #include "../../fuzz/request_same.h"
 
@@ -185,8 +185,8 @@ report(int ok, const char *name, const char *how, enum outcome got,
 {
 	printf("%s %d - %s%s", ok ? "ok" : "not ok", ++tap_n, name, how);
 	if (!ok)
-		printf(" (got %s, want %s)", reply_reason(got),
-		    reply_reason(want));
+		printf(" (got %s, want %s)", outcome_row(got)->reason,
+		    outcome_row(want)->reason);
 	printf("\n");
 	return ok;
 }
