@@ -59,8 +59,9 @@ void options_defaults(struct options *opt);
 /*
  * Parses argv into opt after options_defaults(), reading a --config file
  * where it stands, so that options after it win.  --help and --version
- * print to stdout and return OPTIONS_EXIT; a bad option or value returns
- * OPTIONS_USAGE, and a --config file that cannot be read or has a bad line
+ * print to stdout and return OPTIONS_EXIT; a bad option or value, or a
+ * combination that cannot work once all are read (--proxy-protocol without
+ * --proxy-protocol-from or with --allow-uid), returns OPTIONS_USAGE, and a --config file that cannot be read or has a bad line
  * OPTIONS_BAD_CONFIG, each with a message naming the option (and the file
  * and line) in err, of errsize bytes.
  */

@@ -23,19 +23,6 @@ V2="$SIG"'\x21\x11\x00\x0c\xcb\x00\x71\x07\xc0\x00\x02\x01\x15\xb3\x01\xbb'
 # v2 PROXY TCP6 [2001:db8::7]:5555 -> [2001:db8::1]:443, then two TLVs
 V2_6_TLV="$SIG"'\x21\x21\x00\x30\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x07\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x15\xb3\x01\xbb\x01\x00\x02h2\x04\x00\x04abcd'
 
-# field KEY LINE : the value of KEY=... in the log line
-field() {
-	local re="(^| )$1=([^ ]*)"
-	[[ $2 =~ $re ]] || return 1
-	printf '%s\n' "${BASH_REMATCH[2]}"
-}
-
-expect_field() { # KEY VALUE LINE
-	local v
-	v=$(field "$1" "$3") || fail "no $1= in: $3"
-	[[ $v == "$2" ]] || fail "$1=$v, expected $1=$2 in: $3"
-}
-
 # pp_proxy [connectd args...] : connectd that requires the header from
 # loopback, to the echo target
 pp_proxy() {

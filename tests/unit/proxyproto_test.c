@@ -296,6 +296,18 @@ run_caps(void)
 	    "537 refused from the fixed part alone");
 }
 
+/* pp_build() version 1 from src to dst must write exactly want. */
+static void
+check_v1(const struct sockaddr *src, const struct sockaddr *dst,
+    const char *want, const char *what)
+{
+	char out[PP_BUILD_MAX + 1];
+	size_t n = pp_build(1, src, dst, out, sizeof(out) - 1);
+
+	out[n] = '\0';
+	check(n > 0 && strcmp(out, want) == 0, "build v1", what);
+}
+
 /* pp_build: exact v1 text, and v2 that parses back. */
 static void
 run_build(void)
@@ -319,31 +331,17 @@ run_build(void)
 	inet_pton(AF_INET6, "2001:db8::7", &a6.sin6_addr);
 	inet_pton(AF_INET6, "::ffff:203.0.113.7", &m6.sin6_addr);
 
-	n = pp_build(1, sa4, sb4, out, sizeof(out));
-	check(n > 0 && (out[n] = '\0', 1) &&
-		strcmp(out, "PROXY TCP4 203.0.113.7 192.0.2.1 5555 443\r\n") ==
-		    0,
-	    "build v1", "tcp4");
-	n = pp_build(1, sa6, sa6, out, sizeof(out));
-	check(n > 0 && (out[n] = '\0', 1) &&
-		strcmp(out,
-		    "PROXY TCP6 2001:db8::7 2001:db8::7 5555 5555\r\n") == 0,
-	    "build v1", "tcp6");
-	n = pp_build(1, (struct sockaddr *)&m6, sb4, out, sizeof(out));
-	check(n > 0 && (out[n] = '\0', 1) &&
-		strcmp(out, "PROXY TCP4 203.0.113.7 192.0.2.1 5555 443\r\n") ==
-		    0,
-	    "build v1", "an IPv4-mapped client is IPv4");
-	n = pp_build(1, sb4, sa6, out, sizeof(out));
-	check(n > 0 && (out[n] = '\0', 1) &&
-		strcmp(out,
-		    "PROXY TCP6 ::ffff:192.0.2.1 2001:db8::7 443 5555\r\n") ==
-		    0,
-	    "build v1", "mixed families are written as IPv6");
-	n = pp_build(1, NULL, sb4, out, sizeof(out));
-	check(n > 0 && (out[n] = '\0', 1) &&
-		strcmp(out, "PROXY UNKNOWN\r\n") == 0,
-	    "build v1", "no client address: UNKNOWN");
+	check_v1(
+	    sa4, sb4, "PROXY TCP4 203.0.113.7 192.0.2.1 5555 443\r\n", "tcp4");
+	check_v1(sa6, sa6, "PROXY TCP6 2001:db8::7 2001:db8::7 5555 5555\r\n",
+	    "tcp6");
+	check_v1((struct sockaddr *)&m6, sb4,
+	    "PROXY TCP4 203.0.113.7 192.0.2.1 5555 443\r\n",
+	    "an IPv4-mapped client is IPv4");
+	check_v1(sb4, sa6,
+	    "PROXY TCP6 ::ffff:192.0.2.1 2001:db8::7 443 5555\r\n",
+	    "mixed families are written as IPv6");
+	check_v1(NULL, sb4, "PROXY UNKNOWN\r\n", "no client address: UNKNOWN");
 	check(pp_build(1, sa4, sb4, out, 20) == 0, "build v1",
 	    "too small a buffer");
 	check(
