@@ -100,6 +100,17 @@ last_log() { wait_log 1 && log_lines | tail -n1; }
 	done
 }
 
+@test "the high-rate mode (--listen) reads the header as well" {
+	start_target echo
+	PPORT=$(free_port)
+	PROXY_LOG=$BATS_TEST_TMPDIR/server.err
+	bg server "$CONNECTD" "${LAB_RULES[@]}" --listen "127.0.0.1:$PPORT" \
+		--allow-port "$TPORT" --proxy-protocol --proxy-protocol-from 127.0.0.1
+	wait_until 10 _listening "$PPORT" || fail "no listener: $(cat "$PROXY_LOG")"
+	expect_echo_through "$V2"
+	expect_field client 203.0.113.7:5555 "$(last_log)"
+}
+
 @test "required header missing: closed without a byte, proxy_header_missing" {
 	pp_proxy
 	client --request "$REQ"
