@@ -32,24 +32,27 @@ ifeq ($(CI),true)
 CFLAGS += -Werror
 endif
 
-# The six steps, in order: launch, request, policy, dial, reply, relay, log.
+# The modules in the order a connection meets them: launch, request,
+# checks (peer, auth, policy), dial (resolve), answer (outcome, reply),
+# relay and log; then the high-rate server and the plumbing.
 OBJS = connectd.o options.o launch.o proxyproto.o request.o peer.o auth.o \
-	policy.o resolve.o dial.o outcome.o reply.o relay.o server.o log.o \
-	proctitle.o util.o
+	policy.o resolve.o dial.o outcome.o reply.o relay.o server.o sandbox.o \
+	log.o proctitle.o util.o
 SRCS = $(OBJS:.o=.c)
 HDRS = $(wildcard *.h)
 # Unit tests and the fuzz corpus replay, built with the ordinary compiler.
 TEST_BINS = tests/unit/request_test tests/unit/policy_test \
 	tests/unit/outcome_test tests/unit/auth_test tests/unit/peer_test \
 	tests/unit/proxyproto_test tests/tools/peer_check \
-	fuzz/replay_request fuzz/replay_auth fuzz/replay_config \
-	fuzz/replay_conffile fuzz/replay_proxyproto
+	tests/tools/sandbox_check tests/tools/nofeature fuzz/replay_request \
+	fuzz/replay_auth fuzz/replay_config fuzz/replay_conffile \
+	fuzz/replay_proxyproto
 FUZZ_TARGETS = request auth config conffile proxyproto
 # What each fuzz target links besides its own file.
 FUZZ_SRCS_request = request.c
 FUZZ_SRCS_auth = auth.c util.c -lcrypt
 FUZZ_SRCS_config = policy.c request.c util.c
-FUZZ_SRCS_conffile = options.c policy.c peer.c request.c util.c
+FUZZ_SRCS_conffile = options.c policy.c peer.c request.c sandbox.c util.c
 FUZZ_SRCS_proxyproto = proxyproto.c
 FUZZ_RUNS ?= 10000000
 FUZZ_CC ?= clang
@@ -57,7 +60,7 @@ SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 
 .PHONY: all run check check-asan check-systemd deps-build deps-check install \
-	uninstall lint fuzz bench clean
+	uninstall lint fuzz bench clean build-clients
 
 all: connectd
 
@@ -72,6 +75,26 @@ deps-build:
 
 deps-check:
 	@scripts/deps.sh check
+
+# The clients of tests/clients.bats that are not Debian packages, built once
+# into build-clients/: undici from the npm registry (pinned; 6.x runs on
+# Node.js 18 and 20) and a Go net/http client from the standard library
+# only (no module downloads; Go's caches inside build-clients/).
+UNDICI_VERSION = 6.29.1
+build-clients: build-clients/node_modules/undici/package.json \
+	build-clients/goget
+
+build-clients/node_modules/undici/package.json:
+	@mkdir -p build-clients
+	npm install --prefix build-clients --no-save --no-audit --no-fund \
+		--cache $(CURDIR)/build-clients/npm-cache undici@$(UNDICI_VERSION)
+
+build-clients/goget: tests/tools/goget/main.go tests/tools/goget/go.mod
+	@mkdir -p build-clients
+	cd tests/tools/goget && GOFLAGS=-mod=mod GOPROXY=off \
+		GOCACHE=$(CURDIR)/build-clients/gocache \
+		GOPATH=$(CURDIR)/build-clients/gopath \
+		go build -o $(CURDIR)/build-clients/goget .
 
 # A proxy on 127.0.0.1:$(PORT) in the foreground, one process per connection.
 run: deps-build
@@ -101,6 +124,12 @@ tests/tools/peer_check: tests/tools/peer_check.c peer.o util.o
 tests/unit/proxyproto_test: tests/unit/proxyproto_test.c proxyproto.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
+tests/tools/sandbox_check: tests/tools/sandbox_check.c sandbox.o util.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+tests/tools/nofeature: tests/tools/nofeature.c
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
 fuzz/replay_request: fuzz/replay.c fuzz/fuzz_request.c request.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
@@ -111,7 +140,7 @@ fuzz/replay_config: fuzz/replay.c fuzz/fuzz_config.c policy.o request.o util.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 fuzz/replay_conffile: fuzz/replay.c fuzz/fuzz_conffile.c options.o policy.o \
-	peer.o request.o util.o
+	peer.o request.o sandbox.o util.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 fuzz/replay_proxyproto: fuzz/replay.c fuzz/fuzz_proxyproto.c proxyproto.o
@@ -128,7 +157,7 @@ build-asan/peer_test: tests/unit/peer_test.c peer.c util.c peer.h util.h
 # one summary line over all three.
 check: deps-check
 	@$(MAKE) --no-print-directory connectd build-asan/connectd \
-		build-asan/peer_test $(TEST_BINS)
+		build-asan/peer_test $(TEST_BINS) build-clients
 	@CONNECTD_BUILDS="$(CURDIR)/connectd $(CURDIR)/connectd:--no-splice \
 		$(CURDIR)/build-asan/connectd" tests/run
 
@@ -147,7 +176,7 @@ build-asan/connectd: $(SRCS) $(HDRS)
 
 check-asan: deps-check
 	@$(MAKE) --no-print-directory build-asan/connectd build-asan/peer_test \
-		$(TEST_BINS)
+		$(TEST_BINS) build-clients
 	@CONNECTD_BUILDS=$(CURDIR)/build-asan/connectd tests/run
 
 # Long fuzzing runs (clang's libFuzzer), outside CI.  New finds go to
@@ -240,5 +269,5 @@ bench:
 	@bench/run
 
 clean:
-	rm -rf connectd *.o $(TEST_BINS) build-asan build-fuzz
+	rm -rf connectd *.o $(TEST_BINS) build-asan build-fuzz build-clients
 	rm -f bench/loadgen bench/floor-static bench/floor-dyn

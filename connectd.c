@@ -26,6 +26,7 @@
 #include "relay.h"
 #include "reply.h"
 #include "request.h"
+#include "sandbox.h"
 #include "server.h"
 #include "util.h"
 
@@ -52,6 +53,7 @@ struct session {
 	int name_opted_in; /* an --allow-dest rule names the host */
 	char user[AUTH_USER_MAX]; /* the authenticated user, for the log */
 	char uid[24]; /* the client's local uid, for the log */
+	int log_syslog; /* fd 2 is no place for the log */
 };
 
 /* What one wait for the client's bytes came to. */
@@ -483,6 +485,42 @@ serve(struct session *s)
 }
 
 /*
+ * Confines this process for its role (see sandbox.h) before it reads a
+ * byte of a request.  Returns OUT_OK, or when it cannot be confined as
+ * --sandbox requires, after saying why, OUT_RESOURCES_EXHAUSTED (no
+ * descriptor to build the sandbox with) or OUT_INTERNAL_ERROR.
+ */
+static enum outcome
+confine(struct session *s, enum sandbox_role role)
+{
+	struct sandbox sb;
+	char err[256];
+	int no_fds;
+
+	sandbox_init(&sb, s->opt.sandbox, s->log_syslog ? -1 : STDERR_FILENO);
+	sb.proc = s->opt.nuids > 0;
+	if (s->opt.auth_file != NULL)
+		sandbox_allow_file(&sb, s->opt.auth_file);
+	if (sandbox_apply(&sb, role, err, sizeof(err)) == 0)
+		return OUT_OK;
+	no_fds = errno == EMFILE || errno == ENFILE;
+	log_warnx("sandbox: %s; not serving", err);
+	return no_fds ? OUT_RESOURCES_EXHAUSTED : OUT_INTERNAL_ERROR;
+}
+
+/* Serves the client confined, or refuses it when it cannot be. */
+static int
+serve_confined(struct session *s)
+{
+	enum outcome o = confine(s, SANDBOX_CONNECTION);
+
+	if (o == OUT_OK)
+		return serve(s);
+	refuse(s, o, outcome_row(o));
+	return o == OUT_RESOURCES_EXHAUSTED ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/*
  * The high-rate mode: accepts on lfd and forks; each child goes on to serve
  * its connection like any other.  err holds the message when lfd is -1.
  */
@@ -495,6 +533,8 @@ serve_listener(struct session *s, int lfd, const char *err)
 		log_warnx("%s", err);
 		return EXIT_USAGE;
 	}
+	if (confine(s, SANDBOX_LISTENER) != OUT_OK)
+		return EXIT_FAILURE;
 	switch (server_run(lfd, s->opt.max_children, &conn)) {
 	case SERVER_CHILD:
 		break;
@@ -506,7 +546,7 @@ serve_listener(struct session *s, int lfd, const char *err)
 	s->start_ms = util_now_ms();
 	if (launch_accepted(&s->client, conn) == LAUNCH_CLIENT_GONE)
 		return EXIT_SUCCESS;
-	return serve(s);
+	return serve_confined(s);
 }
 
 /*
@@ -515,10 +555,10 @@ serve_listener(struct session *s, int lfd, const char *err)
  */
 static void
 settle_log_sink(
-    const struct session *s, int stderr_closed, const int *client_fds, size_t n)
+    struct session *s, int stderr_closed, const int *client_fds, size_t n)
 {
-	log_init(s->opt.log_sink,
-	    stderr_closed || launch_stderr_is_client(client_fds, n));
+	s->log_syslog = stderr_closed || launch_stderr_is_client(client_fds, n);
+	log_init(s->opt.log_sink, s->log_syslog);
 }
 
 /*
@@ -594,5 +634,5 @@ main(int argc, char *argv[])
 	}
 	settle_log_sink(&s, stderr_closed,
 	    (const int[]){ s.client.in_fd, s.client.out_fd }, 2);
-	return serve(&s);
+	return serve_confined(&s);
 }

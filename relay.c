@@ -197,7 +197,10 @@ relay_read_buf(struct relay_dir *d, short revents)
 	return RELAY_MORE;
 }
 
-/* Writes what d->dst takes from the buffer.  Returns RELAY_MORE or RELAY_DST_GONE. */
+/*
+ * Writes what d->dst takes from the buffer.  Returns RELAY_MORE or
+ * RELAY_DST_GONE.
+ */
 static enum relay_status
 relay_write_buf(struct relay_dir *d)
 {
@@ -336,7 +339,10 @@ relay_src_trouble(struct relay_dir *d, short revents)
 	return RELAY_MORE;
 }
 
-/* Moves bytes for one direction after poll; reports what ended it, if anything. */
+/*
+ * Moves bytes for one direction after poll; reports what ended it, if
+ * anything.
+ */
 static enum relay_status
 relay_step(struct relay_dir *d, int *moved)
 {

@@ -1,7 +1,7 @@
 /*
  * The bytes connectd ever writes to a client on its own behalf, from the
- * outcome table's row.  A status line, a few fixed fields and a one-line body: the
- * only text a client gets that did not come from its target.
+ * outcome table's row: a status line, a few fixed fields and a one-line
+ * body, the only text a client gets that did not come from its target.
  */
 #include "reply.h"
 
@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "version.h"
 
 #define LINGER_MAX_BYTES (256 * 1024)
 
