@@ -35,23 +35,25 @@ endif
 # The modules in the order a connection meets them: launch, request,
 # checks (peer, auth, policy), dial (resolve), answer (outcome, reply),
 # relay and log; then the high-rate server and the plumbing.
-OBJS = connectd.o options.o launch.o request.o peer.o auth.o policy.o \
-	resolve.o dial.o outcome.o reply.o relay.o server.o sandbox.o log.o \
-	proctitle.o util.o
+OBJS = connectd.o options.o launch.o proxyproto.o request.o peer.o auth.o \
+	policy.o resolve.o dial.o outcome.o reply.o relay.o server.o sandbox.o \
+	log.o proctitle.o util.o
 SRCS = $(OBJS:.o=.c)
 HDRS = $(wildcard *.h)
 # Unit tests and the fuzz corpus replay, built with the ordinary compiler.
 TEST_BINS = tests/unit/request_test tests/unit/policy_test \
-	tests/unit/outcome_test \
-	tests/unit/auth_test tests/unit/peer_test tests/tools/peer_check \
+	tests/unit/outcome_test tests/unit/auth_test tests/unit/peer_test \
+	tests/unit/proxyproto_test tests/tools/peer_check \
 	tests/tools/sandbox_check tests/tools/nofeature fuzz/replay_request \
-	fuzz/replay_auth fuzz/replay_config fuzz/replay_conffile
-FUZZ_TARGETS = request auth config conffile
+	fuzz/replay_auth fuzz/replay_config fuzz/replay_conffile \
+	fuzz/replay_proxyproto
+FUZZ_TARGETS = request auth config conffile proxyproto
 # What each fuzz target links besides its own file.
 FUZZ_SRCS_request = request.c
 FUZZ_SRCS_auth = auth.c util.c -lcrypt
 FUZZ_SRCS_config = policy.c request.c util.c
 FUZZ_SRCS_conffile = options.c policy.c peer.c request.c sandbox.c util.c
+FUZZ_SRCS_proxyproto = proxyproto.c
 FUZZ_RUNS ?= 10000000
 FUZZ_CC ?= clang
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -119,6 +121,9 @@ tests/unit/peer_test: tests/unit/peer_test.c peer.o util.o
 tests/tools/peer_check: tests/tools/peer_check.c peer.o util.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
+tests/unit/proxyproto_test: tests/unit/proxyproto_test.c proxyproto.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
 tests/tools/sandbox_check: tests/tools/sandbox_check.c sandbox.o util.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
@@ -136,6 +141,9 @@ fuzz/replay_config: fuzz/replay.c fuzz/fuzz_config.c policy.o request.o util.o
 
 fuzz/replay_conffile: fuzz/replay.c fuzz/fuzz_conffile.c options.o policy.o \
 	peer.o request.o sandbox.o util.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+fuzz/replay_proxyproto: fuzz/replay.c fuzz/fuzz_proxyproto.c proxyproto.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 # peer_test with AddressSanitizer and UBSan, for the suite's ASan pass.

@@ -22,6 +22,7 @@
 #include "options.h"
 #include "peer.h"
 #include "proctitle.h"
+#include "proxyproto.h"
 #include "relay.h"
 #include "reply.h"
 #include "request.h"
@@ -42,8 +43,12 @@ struct session {
 	struct dial_result dial;
 	struct relay_result relay;
 	struct log_record rec;
-	char head[REQ_HEAD_MAX]; /* the request head and early bytes */
+	struct pp_header pp; /* with --proxy-protocol */
+	/* The PROXY header, the request head and early bytes. */
+	char head[PP_HEADER_MAX + REQ_HEAD_MAX];
 	size_t head_got;
+	size_t pp_len; /* bytes of the PROXY header at the start of head */
+	const struct sockaddr *client_addr; /* the client's, or NULL */
 	int64_t start_ms;
 	int name_opted_in; /* an --allow-dest rule names the host */
 	char user[AUTH_USER_MAX]; /* the authenticated user, for the log */
@@ -51,49 +56,180 @@ struct session {
 	int log_syslog; /* fd 2 is no place for the log */
 };
 
-/*
- * Reads until the parser has a verdict, the client closes, or the request
- * deadline passes.  Returns the parser's outcome, OUT_INCOMPLETE for an EOF
- * mid-head, OUT_REQUEST_TIMEOUT, or OUT_NO_REQUEST when not one byte came
- * (then s->rec.end says why).
- */
-static enum outcome
-read_request(struct session *s, int64_t deadline)
+/* What one wait for the client's bytes came to. */
+enum read_step {
+	READ_BYTES, /* more bytes are in s->head */
+	READ_CLOSED, /* EOF or a reset; s->rec.end says which */
+	READ_TIMEOUT, /* the deadline passed; s->rec.end is "timeout" */
+	READ_FAILED, /* poll(2) failed */
+};
+
+/* Reads what the client has sent into s->head, waiting until deadline. */
+static enum read_step
+read_more(struct session *s, int64_t deadline)
 {
 	struct pollfd pfd = { .fd = s->client.in_fd, .events = POLLIN };
 
-	/* Each read resumes the parse: a trickled head is parsed once. */
-	req_init(&s->req);
 	for (;;) {
 		ssize_t n = read(s->client.in_fd, s->head + s->head_got,
 		    sizeof(s->head) - s->head_got);
-		enum outcome o;
 		int rc;
 
 		if (n > 0) {
 			s->head_got += (size_t)n;
-			o = req_resume(s->head, s->head_got, &s->req);
-			if (o != OUT_INCOMPLETE)
-				return o;
-			continue;
+			return READ_BYTES;
 		}
 		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
 			s->rec.end = relay_end_name(
 			    n == 0 ? RELAY_END_EOF : RELAY_END_CLIENT_RESET);
-			return s->head_got > 0 ? OUT_INCOMPLETE
-					       : OUT_NO_REQUEST;
+			return READ_CLOSED;
 		}
 		if (errno == EINTR)
 			continue;
 		rc = poll(&pfd, 1, util_poll_timeout(deadline));
 		if (rc == 0) {
 			s->rec.end = relay_end_name(RELAY_END_REQUEST_TIMEOUT);
-			return s->head_got > 0 ? OUT_REQUEST_TIMEOUT
-					       : OUT_NO_REQUEST;
+			return READ_TIMEOUT;
 		}
 		if (rc == -1 && errno != EINTR)
-			return OUT_INTERNAL_ERROR;
+			return READ_FAILED;
 	}
+}
+
+/*
+ * With --proxy-protocol: checks that the socket's peer may send a PROXY
+ * header, then reads one to its end under the request deadline (bytes
+ * past it stay in s->head for the request).  Returns OUT_OK with s->pp and
+ * s->pp_len set, OUT_NO_REQUEST when not one byte came, or the outcome
+ * that ends the connection.
+ */
+static enum outcome
+read_proxy_header(struct session *s, int64_t deadline)
+{
+	if (!policy_list_has_sockaddr(&s->opt.proxy_from, s->client_addr))
+		return OUT_PROXY_PEER_NOT_ALLOWED;
+	for (;;) {
+		switch (pp_parse(s->head, s->head_got, &s->pp)) {
+		case PP_DONE:
+			s->pp_len = s->pp.len;
+			return OUT_OK;
+		case PP_NONE:
+			return OUT_PROXY_HEADER_MISSING;
+		case PP_BAD:
+			return OUT_PROXY_HEADER_BAD;
+		case PP_INCOMPLETE:
+			break;
+		}
+		switch (read_more(s, deadline)) {
+		case READ_BYTES:
+			break;
+		case READ_CLOSED:
+		case READ_TIMEOUT:
+			/* A header cut short is a bad one: no reply either. */
+			return s->head_got > 0 ? OUT_PROXY_HEADER_BAD
+					       : OUT_NO_REQUEST;
+		case READ_FAILED:
+			return OUT_INTERNAL_ERROR;
+		}
+	}
+}
+
+/*
+ * Reads the request after any PROXY header until the parser has a
+ * verdict, the client closes, or the request deadline passes.  Returns
+ * the parser's outcome, OUT_INCOMPLETE for an EOF mid-head,
+ * OUT_REQUEST_TIMEOUT, or OUT_NO_REQUEST when not one byte came (then
+ * s->rec.end says why).
+ */
+static enum outcome
+read_request(struct session *s, int64_t deadline)
+{
+	/* Each read resumes the parse: a trickled head is parsed once. */
+	req_init(&s->req);
+	for (;;) {
+		size_t got = s->head_got - s->pp_len;
+		enum outcome o;
+
+		if (got > 0) {
+			o = req_resume(s->head + s->pp_len, got, &s->req);
+			if (o != OUT_INCOMPLETE)
+				return o;
+		}
+		switch (read_more(s, deadline)) {
+		case READ_BYTES:
+			break;
+		case READ_CLOSED:
+			return got > 0 ? OUT_INCOMPLETE : OUT_NO_REQUEST;
+		case READ_TIMEOUT:
+			return got > 0 ? OUT_REQUEST_TIMEOUT : OUT_NO_REQUEST;
+		case READ_FAILED:
+			return OUT_INTERNAL_ERROR;
+		}
+	}
+}
+
+/*
+ * The carried address becomes the client's, for the log, the title and
+ * --send-proxy; LOCAL and UNKNOWN keep the socket's.
+ */
+static void
+take_proxy_client(struct session *s)
+{
+	if (!s->pp.has_addr)
+		return;
+	s->client_addr = (const struct sockaddr *)&s->pp.src;
+	util_sockaddr_text(
+	    s->client_addr, s->client.client, sizeof(s->client.client));
+	util_strlcpy(s->rec.client, s->client.client, sizeof(s->rec.client));
+}
+
+/*
+ * Reads the head: the PROXY header when required, then the request.
+ * Returns as read_request() does, or a PROXY outcome.
+ */
+static enum outcome
+read_head(struct session *s, int64_t deadline)
+{
+	enum outcome o;
+
+	if (s->opt.proxy_protocol) {
+		if ((o = read_proxy_header(s, deadline)) != OUT_OK)
+			return o;
+		take_proxy_client(s);
+		return read_request(s, deadline);
+	}
+	o = read_request(s, deadline);
+	/*
+	 * A balancer sending headers to a proxy not told to expect them:
+	 * named as such in the log, and (like any header) left unanswered.
+	 */
+	if (o != OUT_OK && o != OUT_NO_REQUEST && s->head_got >= 5 &&
+	    pp_parse(s->head, s->head_got, &s->pp) != PP_NONE)
+		return OUT_PROXY_HEADER_UNEXPECTED;
+	return o;
+}
+
+/*
+ * With --send-proxy: the PROXY header for the target, before any tunnel
+ * byte: the client (as carried by a header we read) and our own address.
+ */
+static enum outcome
+send_proxy_header(struct session *s)
+{
+	char buf[PP_BUILD_MAX];
+	const struct sockaddr *self = NULL;
+	size_t n;
+
+	if (s->client.has_local)
+		self = (const struct sockaddr *)&s->client.local;
+	n = pp_build(s->opt.send_proxy, s->client_addr, self, buf, sizeof(buf));
+	if (n == 0)
+		return OUT_INTERNAL_ERROR;
+	/* A fresh socket's buffer takes it at once; failing, the target left. */
+	if (util_write_all(
+		s->dial.fd, buf, n, util_now_ms() + REPLY_WRITE_MS) == -1)
+		return OUT_CONNECTION_REFUSED;
+	return OUT_OK;
 }
 
 /* The dial filter: policy on each resolved address. */
@@ -231,9 +367,9 @@ run_tunnel(struct session *s)
 	relay_inline_urgent(s->dial.fd);
 	if (s->opt.max_lifetime_ms > 0)
 		lifetime = util_now_ms() + s->opt.max_lifetime_ms;
-	relay_run(&ends, s->head + s->req.head_len,
-	    s->head_got - s->req.head_len, s->opt.idle_timeout_ms, lifetime,
-	    &s->relay);
+	relay_run(&ends, s->head + s->pp_len + s->req.head_len,
+	    s->head_got - s->pp_len - s->req.head_len, s->opt.idle_timeout_ms,
+	    lifetime, &s->relay);
 	s->rec.up = s->relay.up;
 	s->rec.down = s->relay.down;
 	s->rec.urgent_up = s->relay.urgent_up;
@@ -318,14 +454,18 @@ serve(struct session *s)
 	/* Urgent bytes stay in the stream from the first byte on. */
 	if (s->client.is_socket)
 		relay_inline_urgent(s->client.in_fd);
+	if (s->client.has_peer)
+		s->client_addr = (const struct sockaddr *)&s->client.peer;
 	show_phase(s, 0, "request");
-	o = read_request(s, s->start_ms + s->opt.request_timeout_ms);
+	o = read_head(s, s->start_ms + s->opt.request_timeout_ms);
 	s->rec.target = s->req.target;
 	s->rec.target_len = s->req.target_len;
 	parsed = o == OUT_OK;
 	if (o == OUT_OK) {
 		show_phase(s, 1, "dialing");
 		o = check_and_dial(s);
+		if (o == OUT_OK && s->opt.send_proxy != 0)
+			o = send_proxy_header(s);
 	}
 	row = outcome_row(o);
 	s->rec.reason = row->reason;

@@ -121,18 +121,21 @@ launch_is_local(const struct sockaddr *sa)
 	}
 }
 
-/* Fills l->client from the socket's peer address; -1 with errno on failure. */
+/*
+ * Fills l->peer and l->client from the socket's peer; -1 with errno on
+ * failure.
+ */
 static int
 launch_client_from_socket(struct launch *l)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
+	socklen_t len = sizeof(l->peer);
 
-	if (getpeername(l->in_fd, (struct sockaddr *)&ss, &len) == -1)
+	if (getpeername(l->in_fd, (struct sockaddr *)&l->peer, &len) == -1)
 		return -1;
+	l->has_peer = 1;
 	util_sockaddr_text(
-	    (struct sockaddr *)&ss, l->client, sizeof(l->client));
-	l->local_peer = launch_is_local((struct sockaddr *)&ss);
+	    (struct sockaddr *)&l->peer, l->client, sizeof(l->client));
+	l->local_peer = launch_is_local((struct sockaddr *)&l->peer);
 	return 0;
 }
 

@@ -28,6 +28,8 @@ struct launch {
 				     launcher's text, unescaped */
 	struct sockaddr_storage local; /* our end: the proxy's own address */
 	int has_local;
+	struct sockaddr_storage peer; /* the socket's other end */
+	int has_peer;
 };
 
 /*

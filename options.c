@@ -37,6 +37,9 @@ enum options_id {
 	OPT_LISTEN,
 	OPT_FORK,
 	OPT_MAX_CHILDREN,
+	OPT_PROXY_PROTOCOL,
+	OPT_PROXY_PROTOCOL_FROM,
+	OPT_SEND_PROXY,
 	OPT_NO_SPLICE,
 	OPT_LOG,
 	OPT_SANDBOX,
@@ -92,6 +95,15 @@ static const struct options_spec options_table[] = {
 	[OPT_MAX_CHILDREN] = { "max-children", 'm', "count", 1,
 	    "live children in those modes; past it 503\n"
 	    "(default 1024)" },
+	[OPT_PROXY_PROTOCOL] = { "proxy-protocol", 'P', NULL, 1,
+	    "require a PROXY header (v1 or v2) before each\n"
+	    "request and log its client address" },
+	[OPT_PROXY_PROTOCOL_FROM] = { "proxy-protocol-from", 'T', "cidr", 1,
+	    "peers that may send it (required with -P;\n"
+	    "repeat to add)" },
+	[OPT_SEND_PROXY] = { "send-proxy", 's', "version", 1,
+	    "send a PROXY header, v1 or v2, with the\n"
+	    "client's address to each target" },
 	[OPT_NO_SPLICE] = { "no-splice", 'S', NULL, 1,
 	    "relay through a user-space buffer,\nnot splice(2)" },
 	[OPT_LOG] = { "log", 'o', "sink", 1,
@@ -332,6 +344,29 @@ options_rule(
 }
 
 static int
+options_proxy_from(struct options *opt, const char *arg, char *why, size_t size)
+{
+	if (policy_add_net(&opt->proxy_from, arg) == 0)
+		return 0;
+	if (errno == E2BIG) {
+		snprintf(
+		    why, size, "more than %d blocks in all", POLICY_RULES_MAX);
+		return -1;
+	}
+	return options_why(why, size, "not an address or a CIDR block");
+}
+
+static int
+options_send_proxy(const char *arg, int *out, char *why, size_t size)
+{
+	if (strcmp(arg, "v1") == 0 || strcmp(arg, "v2") == 0) {
+		*out = arg[1] - '0';
+		return 0;
+	}
+	return options_why(why, size, "not v1 or v2");
+}
+
+static int
 options_ports(struct options *opt, const char *arg, char *why, size_t size)
 {
 	if (policy_add_ports(&opt->policy, arg) == 0)
@@ -412,6 +447,13 @@ options_apply(enum options_id id, const char *arg, struct options *opt,
 		return 0;
 	case OPT_MAX_CHILDREN:
 		return options_count(arg, &opt->max_children, why, size);
+	case OPT_PROXY_PROTOCOL:
+		opt->proxy_protocol = 1;
+		return 0;
+	case OPT_PROXY_PROTOCOL_FROM:
+		return options_proxy_from(opt, arg, why, size);
+	case OPT_SEND_PROXY:
+		return options_send_proxy(arg, &opt->send_proxy, why, size);
 	case OPT_NO_SPLICE:
 		opt->no_splice = 1;
 		return 0;
@@ -443,6 +485,9 @@ options_defaults(struct options *opt)
 	util_strlcpy(opt->realm, "connectd", sizeof(opt->realm));
 	opt->nuids = 0;
 	opt->no_splice = 0;
+	opt->proxy_protocol = 0;
+	opt->proxy_from.n = 0;
+	opt->send_proxy = 0;
 	opt->listen = NULL;
 	opt->fork = 0;
 	opt->max_children = 1024;
@@ -705,6 +750,31 @@ options_take(enum options_id id, const char *arg, struct options *opt,
 	return OPTIONS_RUN;
 }
 
+/*
+ * Options that make sense only together, or not at all together, once all
+ * are read.  Returns 0, or -1 with the complaint in err.
+ */
+static int
+options_check_combination(const struct options *opt, char *err, size_t errsize)
+{
+	const char *why = NULL;
+
+	/* Trusting any peer's header would let anyone forge client=. */
+	if (opt->proxy_protocol && opt->proxy_from.n == 0)
+		why = "--proxy-protocol needs --proxy-protocol-from: "
+		      "the peers trusted to send the header";
+	else if (!opt->proxy_protocol && opt->proxy_from.n > 0)
+		why = "--proxy-protocol-from without --proxy-protocol";
+	/* The socket's peer is the balancer: its uid is not the client's. */
+	else if (opt->proxy_protocol && opt->nuids > 0)
+		why = "--allow-uid cannot apply to clients behind "
+		      "--proxy-protocol";
+	if (why == NULL)
+		return 0;
+	snprintf(err, errsize, "%s", why);
+	return -1;
+}
+
 enum options_status
 options_parse(
     int argc, char **argv, struct options *opt, char *err, size_t errsize)
@@ -734,5 +804,7 @@ options_parse(
 		snprintf(err, errsize, "unexpected argument: %s", argv[optind]);
 		return OPTIONS_USAGE;
 	}
+	if (options_check_combination(opt, err, errsize) == -1)
+		return OPTIONS_USAGE;
 	return OPTIONS_RUN;
 }

@@ -33,6 +33,9 @@ struct options {
 	uid_t uids[PEER_UIDS_MAX]; /* --allow-uid; nuids 0: anyone */
 	size_t nuids;
 	int no_splice; /* --no-splice: copy through user space */
+	int proxy_protocol; /* --proxy-protocol: a PROXY header is required */
+	struct policy_list proxy_from; /* --proxy-protocol-from: who sends it */
+	int send_proxy; /* --send-proxy: 1 or 2, 0 for none */
 	const char *listen; /* --listen ADDR:PORT, or NULL */
 	int fork; /* --fork: serve a listening socket handed over */
 	size_t max_children; /* live children in the high-rate mode */
@@ -58,8 +61,9 @@ void options_defaults(struct options *opt);
 /*
  * Parses argv into opt after options_defaults(), reading a --config file
  * where it stands, so that options after it win.  --help and --version
- * print to stdout and return OPTIONS_EXIT; a bad option or value returns
- * OPTIONS_USAGE, and a --config file that cannot be read or has a bad line
+ * print to stdout and return OPTIONS_EXIT; a bad option or value, or a
+ * combination that cannot work once all are read (--proxy-protocol without
+ * --proxy-protocol-from or with --allow-uid), returns OPTIONS_USAGE, and a --config file that cannot be read or has a bad line
  * OPTIONS_BAD_CONFIG, each with a message naming the option (and the file
  * and line) in err, of errsize bytes.
  */

@@ -11,6 +11,11 @@ enum outcome {
 	OUT_OK, /* tunnel established: 200 */
 	OUT_INCOMPLETE, /* parser wants more; as an answer: EOF mid-head */
 	OUT_NO_REQUEST, /* client closed or timed out before any byte */
+	/* The PROXY protocol: each ends the connection without a reply. */
+	OUT_PROXY_PEER_NOT_ALLOWED, /* the peer is not a trusted sender */
+	OUT_PROXY_HEADER_MISSING, /* required, but the bytes are no header */
+	OUT_PROXY_HEADER_BAD, /* malformed, too large, or cut short */
+	OUT_PROXY_HEADER_UNEXPECTED, /* a header, without --proxy-protocol */
 	OUT_BAD_REQUEST_LINE,
 	OUT_BAD_TARGET,
 	OUT_BAD_PORT,

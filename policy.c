@@ -254,6 +254,23 @@ policy_add_rule(struct policy *p, int allow, const char *text)
 	return 0;
 }
 
+int
+policy_add_net(struct policy_list *l, const char *text)
+{
+	struct policy_rule r;
+
+	if (policy_parse_net(text, &r) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (l->n == POLICY_RULES_MAX) {
+		errno = E2BIG;
+		return -1;
+	}
+	l->rule[l->n++] = r;
+	return 0;
+}
+
 static int
 policy_name_matches(const struct policy_rule *r, const char *folded)
 {
@@ -349,6 +366,15 @@ policy_addr_of(const struct sockaddr *sa, struct policy_addr *a)
 		return -1;
 	}
 	return 0;
+}
+
+int
+policy_list_has_sockaddr(const struct policy_list *l, const struct sockaddr *sa)
+{
+	struct policy_addr a;
+
+	return sa != NULL && policy_addr_of(sa, &a) == 0 &&
+	    policy_list_has_addr(l, &a);
 }
 
 /*

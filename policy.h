@@ -67,6 +67,20 @@ int policy_add_ports(struct policy *p, const char *list);
  */
 int policy_add_rule(struct policy *p, int allow, const char *text);
 
+/*
+ * Adds an address or CIDR block (no names) to the list l, as for the
+ * PROXY protocol's trusted peers.  Returns 0, or -1 with errno EINVAL (not
+ * an address or block) or E2BIG (the list is full).
+ */
+int policy_add_net(struct policy_list *l, const char *text);
+
+/*
+ * 1 when the socket address sa (NULL: none; an IPv4-mapped address as its
+ * IPv4 form) lies in a block of l, else 0.
+ */
+int policy_list_has_sockaddr(
+    const struct policy_list *l, const struct sockaddr *sa);
+
 /* OUT_OK when port may be dialled, else OUT_PORT_NOT_ALLOWED. */
 enum outcome policy_check_port(const struct policy *p, unsigned int port);
 

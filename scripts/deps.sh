@@ -13,7 +13,7 @@ build="gcc make pkg-config libc6-dev libsystemd-dev libcrypt-dev systemd"
 check="$build bats curl openssl netcat-openbsd python3 xinetd ucspi-tcp
 	mandoc clang valgrind iproute2 procps util-linux passwd nftables
 	socat wget openssh-server openssh-client git nodejs golang-go chromium
-	firefox-esr libnss3-tools stunnel4"
+	firefox-esr libnss3-tools stunnel4 haproxy"
 bench="$build tinyproxy squid gnuplot-nox procps util-linux"
 systemd="$build systemd-container debootstrap"
 
@@ -48,10 +48,11 @@ export DEBIAN_FRONTEND=noninteractive
 # A fresh machine has no package lists yet; refresh them once.
 apt-get update -qq </dev/null
 $line -qq </dev/null
-# bench/run starts its own tinyproxy and squid on loopback, and
-# tests/clients.bats its own sshd, in the foreground: the services that
+# bench/run starts its own tinyproxy and squid on loopback,
+# tests/clients.bats its own sshd and tests/proxyproto.bats its own haproxy,
+# in the foreground: the services that
 # installing them just started are not wanted.
-for ps in tinyproxy:tinyproxy squid:squid openssh-server:ssh; do
+for ps in tinyproxy:tinyproxy squid:squid openssh-server:ssh haproxy:haproxy; do
 	p=${ps%%:*} s=${ps#*:}
 	case " $missing " in *" $p "*) ;; *) continue ;; esac
 	if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then

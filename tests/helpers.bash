@@ -276,6 +276,19 @@ wait_log() {
 		fail "expected $1 connectd log line(s) in $PROXY_LOG, found:" "$(cat "$PROXY_LOG")"
 }
 
+# field KEY LINE : the value of KEY=... in the log line
+field() {
+	local re="(^| )$1=([^ ]*)"
+	[[ $2 =~ $re ]] || return 1
+	printf '%s\n' "${BASH_REMATCH[2]}"
+}
+
+expect_field() { # KEY VALUE LINE
+	local v
+	v=$(field "$1" "$3") || fail "no $1= in: $3"
+	[[ $v == "$2" ]] || fail "$1=$v, expected $1=$2 in: $3"
+}
+
 # --- exit status of connectd under systemd-socket-activate ----------------
 
 # systemd-socket-activate logs "Child PID died with code N" for each

@@ -17,19 +17,6 @@ teardown() { common_teardown; }
 
 REQ='CONNECT 127.0.0.1:{T} HTTP/1.1\r\nHost: 127.0.0.1:{T}\r\n\r\n'
 
-# field KEY LINE : the value of KEY=... in the log line
-field() {
-	local re="(^| )$1=([^ ]*)"
-	[[ $2 =~ $re ]] || return 1
-	printf '%s\n' "${BASH_REMATCH[2]}"
-}
-
-expect_field() { # KEY VALUE LINE
-	local v
-	v=$(field "$1" "$3") || fail "no $1= in: $3"
-	[[ $v == "$2" ]] || fail "$1=$v, expected $1=$2 in: $3"
-}
-
 expect_field_re() { # KEY REGEX LINE
 	local v
 	v=$(field "$1" "$3") || fail "no $1= in: $3"

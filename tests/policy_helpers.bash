@@ -108,13 +108,6 @@ expect_count_log() {
 	((n == $1)) || fail "$n log line(s) match /$2/, expected $1:" "$(log_lines)"
 }
 
-# field KEY LINE : the value of " KEY=value" in a log line
-field() {
-	local re="(^| )$1=([^ ]*)"
-	[[ $2 =~ $re ]] || return 1
-	printf '%s\n' "${BASH_REMATCH[2]}"
-}
-
 # connect_req HOST:PORT : a CONNECT request for expect_error/expect_tunnel
 connect_req() {
 	printf 'CONNECT %s HTTP/1.1\\r\\nHost: %s\\r\\n\\r\\n' "$1" "$1"

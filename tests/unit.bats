@@ -23,6 +23,14 @@ setup() {
 	[[ $output != *"not ok"* ]]
 }
 
+@test "PROXY header parser: v1 and v2 fields, every malformed class, the caps, every split" {
+	run "$top/tests/unit/proxyproto_test"
+	echo "$output" | grep -v '^ok' || true
+	[ "$status" -eq 0 ]
+	[[ $output == 1..* ]]
+	[[ $output != *"not ok"* ]]
+}
+
 @test "destination policy: rules, precedence and every default-denied range" {
 	run "$top/tests/unit/policy_test"
 	echo "$output" | grep -v '^ok' || true
@@ -69,4 +77,12 @@ setup() {
 	[ "$status" -eq 0 ]
 	[[ $output =~ replayed\ ([0-9]+)\ inputs ]]
 	[ "${BASH_REMATCH[1]}" -ge 30 ]
+}
+
+@test "fuzz corpus replays through the PROXY header parser without a fault" {
+	run "$top/fuzz/replay_proxyproto" "$top/fuzz/corpus/proxyproto"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output =~ replayed\ ([0-9]+)\ inputs ]]
+	[ "${BASH_REMATCH[1]}" -ge 10 ]
 }

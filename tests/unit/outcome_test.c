@@ -41,6 +41,18 @@ log_word(const char *w)
 	return 1;
 }
 
+/*
+ * The outcomes closed without a byte: nothing arrived, or the peer is a
+ * balancer whose PROXY header was refused (man page "PROXY protocol").
+ */
+static int
+unanswered(enum outcome o)
+{
+	return o == OUT_NO_REQUEST || o == OUT_PROXY_PEER_NOT_ALLOWED ||
+	    o == OUT_PROXY_HEADER_MISSING || o == OUT_PROXY_HEADER_BAD ||
+	    o == OUT_PROXY_HEADER_UNEXPECTED;
+}
+
 /* Why row r of outcome o is wrong, or NULL. */
 static const char *
 row_fault(enum outcome o, const struct outcome_row *r)
@@ -52,8 +64,9 @@ row_fault(enum outcome o, const struct outcome_row *r)
 	if (o == OUT_OK)
 		return r->status == 200 ? NULL : "OUT_OK is not 200";
 	if (r->status == 0)
-		return o == OUT_NO_REQUEST ? NULL
-					   : "unanswered, but not no_request";
+		return unanswered(o)
+		    ? NULL
+		    : "unanswered, but not no_request or PROXY";
 	if (r->status < 400 || r->status > 599)
 		return "an error status outside 4xx and 5xx";
 	if (r->phrase == NULL || r->text == NULL)
