@@ -11,7 +11,7 @@
 # Landlock or without seccomp filters.
 
 # shellcheck disable=SC2034 # read by bats
-BATS_TEST_TIMEOUT=60
+BATS_TEST_TIMEOUT=120
 bats_require_minimum_version 1.5.0
 load helpers
 
