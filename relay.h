@@ -13,6 +13,10 @@
 
 #define RELAY_BUF_SIZE (64 * 1024)
 #define RELAY_PIPE_SIZE (1024 * 1024) /* asked for; the kernel may cap it */
+/* A direction splices once it has copied this much (see relay.c). */
+#define RELAY_SPLICE_AFTER (64 * 1024)
+/* ... and grows its pipe to RELAY_PIPE_SIZE once it has moved this much. */
+#define RELAY_GROW_AFTER (1024 * 1024)
 
 /* The two ends of a tunnel. */
 enum relay_side {
