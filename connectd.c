@@ -350,7 +350,7 @@ serve_listener(struct session *s, int lfd, const char *err)
 		log_warnx("%s", err);
 		return EXIT_USAGE;
 	}
-	switch (server_run(lfd, s->opt.max_children, &conn)) {
+	switch (server_run(lfd, s->opt.max_children, s->opt.spares, &conn)) {
 	case SERVER_CHILD:
 		break;
 	case SERVER_STOPPED:

@@ -36,6 +36,7 @@ enum options_id {
 	OPT_LISTEN,
 	OPT_FORK,
 	OPT_MAX_CHILDREN,
+	OPT_SPARES,
 	OPT_NO_SPLICE,
 	OPT_LOG,
 	OPT_CONFIG,
@@ -90,6 +91,10 @@ static const struct options_spec options_table[] = {
 	[OPT_MAX_CHILDREN] = { "max-children", 'm', "count", 1,
 	    "live children in those modes; past it 503\n"
 	    "(default 1024)" },
+	[OPT_SPARES] = { "spares", 's', "count", 1,
+	    "children forked ahead, each waiting in\n"
+	    "accept(2) for one connection (0 to 64,\n"
+	    "default 4; they count as children)" },
 	[OPT_NO_SPLICE] = { "no-splice", 'S', NULL, 1,
 	    "relay through a user-space buffer,\nnot splice(2)" },
 	[OPT_LOG] = { "log", 'o', "sink", 1,
@@ -311,6 +316,19 @@ options_count(const char *arg, size_t *out, char *why, size_t size)
 }
 
 static int
+options_spares(const char *arg, size_t *out, char *why, size_t size)
+{
+	long long v;
+
+	if (util_parse_int(arg, 0, OPTIONS_SPARES_MAX, &v) == -1)
+		return options_why(why, size,
+		    errno == ERANGE ? "out of range: 0 to 64"
+				    : "not a whole number");
+	*out = (size_t)v;
+	return 0;
+}
+
+static int
 options_rule(
     struct options *opt, int allow, const char *arg, char *why, size_t size)
 {
@@ -407,6 +425,8 @@ options_apply(enum options_id id, const char *arg, struct options *opt,
 		return 0;
 	case OPT_MAX_CHILDREN:
 		return options_count(arg, &opt->max_children, why, size);
+	case OPT_SPARES:
+		return options_spares(arg, &opt->spares, why, size);
 	case OPT_NO_SPLICE:
 		opt->no_splice = 1;
 		return 0;
@@ -437,6 +457,7 @@ options_defaults(struct options *opt)
 	opt->listen = NULL;
 	opt->fork = 0;
 	opt->max_children = 1024;
+	opt->spares = OPTIONS_SPARES_DEFAULT;
 	opt->config = NULL;
 	opt->log_sink = LOG_SINK_AUTO;
 }

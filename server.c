@@ -2,7 +2,9 @@
  * Accept-and-fork server.  The parent only accepts, forks and reaps; all
  * request work happens in the child, on the same code path as a connection
  * handed over by inetd.  Signals arrive on a signalfd, so the loop is one
- * poll(2) over the listener and the signals.
+ * poll(2) over the listener and the signals.  Spares are children forked
+ * ahead that wait in accept(2) themselves; each tells the parent through a
+ * pipe when it took its connection, and the parent forks another.
  */
 #include "server.h"
 
@@ -25,6 +27,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "log.h"
+#include "options.h"
 #include "proctitle.h"
 #include "reply.h"
 #include "util.h"
@@ -65,6 +68,12 @@ struct server_tally {
 
 struct server {
 	int lfd, sigfd;
+	int taken[2]; /* a spare writes its pid here once it has a client */
+	int stop[2]; /* closed by the parent to send waiting spares away */
+	size_t spares; /* spares to keep waiting */
+	size_t idle; /* spares waiting now: the first entries of idle_pid */
+	pid_t idle_pid[OPTIONS_SPARES_MAX];
+	int64_t refill_ms; /* no spare is forked before then */
 	int spare; /* a reserved fd, given up to refuse when out of fds */
 	size_t children, max_children;
 	struct server_tally refused[REFUSE_COUNT];
@@ -72,9 +81,11 @@ struct server {
 	int64_t pause_ms; /* the current pause, 0 when accepting */
 	int64_t resume_ms; /* when the listener is polled again */
 	int stopping;
+	enum server_status child; /* in a new child: what to return */
 	sigset_t oldmask;
 	char where[64]; /* the listener's address, for the process title */
 	size_t shown; /* the child count the title shows */
+	size_t shown_idle; /* ... and the spare count */
 };
 
 /*
@@ -167,6 +178,33 @@ fail:
 	return -1;
 }
 
+/* Drops pid from the waiting spares; returns 0, or -1 if it was not one. */
+static int
+server_forget_spare(struct server *sv, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < sv->idle; i++)
+		if (sv->idle_pid[i] == pid) {
+			sv->idle_pid[i] = sv->idle_pid[--sv->idle];
+			return 0;
+		}
+	return -1;
+}
+
+/* Reads which spares took a client since the last time. */
+static void
+server_taken(struct server *sv)
+{
+	pid_t pids[OPTIONS_SPARES_MAX];
+	ssize_t n;
+	size_t i;
+
+	while ((n = read(sv->taken[0], pids, sizeof(pids))) > 0)
+		for (i = 0; i < (size_t)n / sizeof(pid_t); i++)
+			server_forget_spare(sv, pids[i]);
+}
+
 /* Reaps every exited child. */
 static void
 server_reap(struct server *sv)
@@ -177,6 +215,9 @@ server_reap(struct server *sv)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if (sv->children > 0)
 			sv->children--;
+		/* A spare gone before its client: no refill storm. */
+		if (server_forget_spare(sv, pid) == 0 && !sv->stopping)
+			sv->refill_ms = util_now_ms() + SERVER_PAUSE_MAX_MS;
 		/* A child that dies this way wrote no log line of its own. */
 		if (WIFSIGNALED(status))
 			log_warnx("child %ld killed by signal %d", (long)pid,
@@ -366,6 +407,100 @@ server_accept_failed(struct server *sv, int err)
 	return next;
 }
 
+static void
+server_close_fd(int *fd)
+{
+	if (*fd != -1)
+		close(*fd);
+	*fd = -1;
+}
+
+/* In a new child: drops what only the parent uses, restores signals. */
+static void
+server_child_close(struct server *sv)
+{
+	close(sv->sigfd);
+	server_close_fd(&sv->spare);
+	server_close_fd(&sv->taken[0]);
+	server_close_fd(&sv->stop[1]);
+	sigprocmask(SIG_SETMASK, &sv->oldmask, NULL);
+}
+
+/* In a child with its connection: drops what only a waiting spare uses. */
+static void
+server_spare_close(struct server *sv)
+{
+	close(sv->lfd);
+	server_close_fd(&sv->taken[1]);
+	server_close_fd(&sv->stop[0]);
+}
+
+/*
+ * In a spare: waits in accept(2) on the shared listener until it has a
+ * client (SERVER_CHILD, *conn set, the parent told) or the parent stops
+ * (SERVER_STOPPED).  The listener is non-blocking and shared, so another
+ * spare may win a client: poll(2) again.  SERVER_FAILED when the listener
+ * broke (logged).
+ */
+static enum server_status
+server_spare_wait(struct server *sv, int *conn)
+{
+	struct pollfd pfd[2] = { { sv->lfd, POLLIN, 0 },
+		{ sv->stop[0], POLLIN, 0 } };
+	pid_t self = getpid();
+	int fd = -1;
+
+	proctitle_set("connectd: %s [spare]", sv->where);
+	while (fd == -1) {
+		if (poll(pfd, 2, -1) == -1 && errno != EINTR) {
+			log_warn("spare: poll");
+			return SERVER_FAILED;
+		}
+		if (pfd[1].revents)
+			return SERVER_STOPPED;
+		if (!(pfd[0].revents & POLLIN))
+			continue;
+		fd = accept4(sv->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd == -1 && server_accept_failed(sv, errno) == ACCEPT_PAUSE)
+			return SERVER_FAILED;
+	}
+	/* Four bytes: one atomic write, even with other spares writing. */
+	if (write(sv->taken[1], &self, sizeof(self)) == -1)
+		log_warn("spare: telling the parent");
+	server_spare_close(sv);
+	*conn = fd;
+	return SERVER_CHILD;
+}
+
+/*
+ * Forks spares until --spares wait, within --max-children (spares count
+ * as children).  Returns 1 in a new spare once it is done waiting
+ * (sv->child set), else 0.  A fork(2) that fails, or a spare that died
+ * waiting, holds refills back a while instead of forking in a loop.
+ */
+static int
+server_refill(struct server *sv, int *conn)
+{
+	pid_t pid;
+
+	while (!sv->stopping && sv->idle < sv->spares &&
+	    sv->children < sv->max_children && util_now_ms() >= sv->refill_ms) {
+		if ((pid = fork()) == -1) {
+			log_warn("fork for a spare");
+			sv->refill_ms = util_now_ms() + SERVER_PAUSE_MAX_MS;
+			return 0;
+		}
+		if (pid == 0) {
+			server_child_close(sv);
+			sv->child = server_spare_wait(sv, conn);
+			return 1;
+		}
+		sv->idle_pid[sv->idle++] = pid;
+		sv->children++;
+	}
+	return 0;
+}
+
 /* Forks a child for fd, or refuses fd; see enum server_accept. */
 static enum server_accept
 server_fork(struct server *sv, int fd, int *conn)
@@ -381,11 +516,8 @@ server_fork(struct server *sv, int fd, int *conn)
 		return ACCEPT_NEXT;
 	}
 	if (pid == 0) {
-		close(sv->lfd);
-		close(sv->sigfd);
-		if (sv->spare != -1)
-			close(sv->spare);
-		sigprocmask(SIG_SETMASK, &sv->oldmask, NULL);
+		server_child_close(sv);
+		server_spare_close(sv);
 		*conn = fd;
 		return ACCEPT_CHILD;
 	}
@@ -434,8 +566,21 @@ server_accept_burst(struct server *sv, int *conn)
 	return 0;
 }
 
+/* With spares: the pipes they share with the parent.  0, or -1 with errno. */
 static int
-server_setup(struct server *sv, int lfd, size_t max_children)
+server_spare_pipes(struct server *sv)
+{
+	sv->taken[0] = sv->taken[1] = sv->stop[0] = sv->stop[1] = -1;
+	if (sv->spares == 0)
+		return 0;
+	if (pipe2(sv->taken, O_NONBLOCK | O_CLOEXEC) == -1 ||
+	    pipe2(sv->stop, O_NONBLOCK | O_CLOEXEC) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+server_setup(struct server *sv, int lfd, size_t max_children, size_t spares)
 {
 	sigset_t set;
 	struct sockaddr_storage ss;
@@ -444,6 +589,7 @@ server_setup(struct server *sv, int lfd, size_t max_children)
 	memset(sv, 0, sizeof(*sv));
 	sv->lfd = lfd;
 	sv->max_children = max_children;
+	sv->spares = spares < OPTIONS_SPARES_MAX ? spares : OPTIONS_SPARES_MAX;
 	sv->spare = -1;
 	sv->shown = (size_t)-1;
 	if (getsockname(lfd, (struct sockaddr *)&ss, &len) == 0)
@@ -457,34 +603,58 @@ server_setup(struct server *sv, int lfd, size_t max_children)
 	sigaddset(&set, SIGINT);
 	if (sigprocmask(SIG_BLOCK, &set, &sv->oldmask) == -1)
 		return -1;
-	if ((sv->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+	if ((sv->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) ==
+		-1 ||
+	    server_spare_pipes(sv) == -1)
 		return -1;
 	/* Without it, the first time out of fds pauses instead. */
 	server_spare(sv);
 	return util_set_nonblock(lfd);
 }
 
+static void server_show(struct server *sv, const char *state);
+
+/* When poll(2) must wake: a pause or a held-back refill ending; -1: never. */
+static int64_t
+server_wake(const struct server *sv, int paused)
+{
+	int64_t wake = paused ? sv->resume_ms : -1;
+
+	if (sv->idle < sv->spares && sv->children < sv->max_children &&
+	    sv->refill_ms > 0 && (wake == -1 || sv->refill_ms < wake))
+		wake = sv->refill_ms;
+	return wake;
+}
+
 /*
- * One poll(2) and what it found: signals first, then a bounded round of
- * accepts.  While paused the listener is left out of the poll, which wakes
- * when the pause ends.  Returns 1 in a new child, 0 to go on, -1 when
- * poll(2) failed.
+ * One poll(2) and what it found: signals first, spares that took a
+ * client, refills, then a bounded round of accepts.  The parent accepts
+ * only while no spare waits (all busy, or --max-children reached: the 503
+ * is answered here), and not while paused.  Returns 1 in a new child
+ * (sv->child says what to return), 0 to go on, -1 when poll(2) failed.
  */
 static int
 server_round(struct server *sv, int *conn)
 {
 	int64_t now = util_now_ms();
 	int paused = sv->pause_ms > 0 && now < sv->resume_ms;
-	struct pollfd pfd[2] = { { sv->sigfd, POLLIN, 0 },
-		{ paused ? -1 : sv->lfd, POLLIN, 0 } };
+	struct pollfd pfd[3] = { { sv->sigfd, POLLIN, 0 },
+		{ sv->taken[0], POLLIN, 0 }, { -1, POLLIN, 0 } };
 
-	if (poll(pfd, 2, paused ? util_poll_timeout(sv->resume_ms) : -1) ==
-		-1 &&
+	if (server_refill(sv, conn))
+		return 1;
+	server_show(sv, "");
+	pfd[2].fd = paused || sv->idle > 0 ? -1 : sv->lfd;
+	if (poll(pfd, 3, util_poll_timeout(server_wake(sv, paused))) == -1 &&
 	    errno != EINTR)
 		return -1;
+	/* Before reaping: a spare that served and exited is not a failure. */
+	if (pfd[1].revents)
+		server_taken(sv);
 	if (pfd[0].revents)
 		server_signals(sv);
-	if (!sv->stopping && (pfd[1].revents & POLLIN))
+	sv->child = SERVER_CHILD;
+	if (!sv->stopping && (pfd[2].revents & POLLIN))
 		return server_accept_burst(sv, conn);
 	return 0;
 }
@@ -496,11 +666,19 @@ server_round(struct server *sv, int *conn)
 static void
 server_show(struct server *sv, const char *state)
 {
-	if (sv->children == sv->shown && !sv->stopping)
+	const char *kids = sv->children == 1 ? "child" : "children";
+
+	if (sv->children == sv->shown && sv->idle == sv->shown_idle &&
+	    !sv->stopping)
 		return;
 	sv->shown = sv->children;
-	proctitle_set("connectd: %s [%s%zu %s]", sv->where, state, sv->children,
-	    sv->children == 1 ? "child" : "children");
+	sv->shown_idle = sv->idle;
+	if (sv->spares == 0)
+		proctitle_set("connectd: %s [%s%zu %s]", sv->where, state,
+		    sv->children, kids);
+	else
+		proctitle_set("connectd: %s [%s%zu %s, %zu spare]", sv->where,
+		    state, sv->children, kids, sv->idle);
 }
 
 /* Stops accepting; the tunnels under way run to their end. */
@@ -516,6 +694,9 @@ server_stop(struct server *sv)
 			server_log_refusals(sv, (enum server_refusal)why,
 			    sv->refused[why].count);
 	close(sv->lfd);
+	/* Waiting spares see the hang-up and exit; busy ones serve on. */
+	server_close_fd(&sv->stop[1]);
+	sv->idle = 0;
 	server_show(sv, "stopping, ");
 	while (sv->children > 0 && waitpid(-1, NULL, 0) > 0) {
 		sv->children--;
@@ -524,22 +705,21 @@ server_stop(struct server *sv)
 }
 
 enum server_status
-server_run(int lfd, size_t max_children, int *conn)
+server_run(int lfd, size_t max_children, size_t spares, int *conn)
 {
 	struct server sv;
 	int rc = 0;
 
-	if (server_setup(&sv, lfd, max_children) == -1) {
+	if (server_setup(&sv, lfd, max_children, spares) == -1) {
 		log_warn(
 		    "high-rate mode: cannot set up signals and the listener");
 		return SERVER_FAILED;
 	}
 	server_notify("READY=1\nSTATUS=accepting connections");
-	server_show(&sv, "");
 	while (!sv.stopping && (rc = server_round(&sv, conn)) == 0)
-		server_show(&sv, "");
+		;
 	if (rc == 1)
-		return SERVER_CHILD;
+		return sv.child;
 	if (rc == -1)
 		log_warn("high-rate mode: poll");
 	server_stop(&sv);

@@ -12,7 +12,8 @@
 /* How server_run() returned. */
 enum server_status {
 	SERVER_CHILD, /* in a new child, with a connection to serve */
-	SERVER_STOPPED, /* in the parent, stopped by a signal: exit 0 */
+	SERVER_STOPPED, /* stopped by a signal (parent) or sent away while a
+			   spare (child): exit 0 */
 	SERVER_FAILED /* in the parent, which could not go on (logged) */
 };
 
@@ -25,6 +26,8 @@ int server_listen(const char *addr, char *err, size_t errsize);
 
 /*
  * Accepts on lfd until SIGTERM or SIGINT, forking a child per connection
+ * (or keeping spares children forked ahead and waiting in accept(2) on lfd
+ * themselves, at most OPTIONS_SPARES_MAX; they count as children)
  * and reaping children as they exit; past max_children live children, out
  * of fds (with the fd it keeps spare) or when fork(2) fails, a connection
  * is answered 503 at once.  Out of fds with no spare, it stops accepting for
@@ -34,6 +37,7 @@ int server_listen(const char *addr, char *err, size_t errsize);
  * signals as they were.  In the parent, returns SERVER_STOPPED once stopped
  * and its children are gone, or SERVER_FAILED.
  */
-enum server_status server_run(int lfd, size_t max_children, int *conn);
+enum server_status
+server_run(int lfd, size_t max_children, size_t spares, int *conn);
 
 #endif
