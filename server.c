@@ -566,17 +566,25 @@ server_accept_burst(struct server *sv, int *conn)
 	return 0;
 }
 
-/* With spares: the pipes they share with the parent.  0, or -1 with errno. */
-static int
+/*
+ * With spares: the pipes they share with the parent.  Started at its
+ * descriptor limit, the parent goes on without spares (and says so): it
+ * still serves, accepting and forking itself, as with --spares 0.
+ */
+static void
 server_spare_pipes(struct server *sv)
 {
 	sv->taken[0] = sv->taken[1] = sv->stop[0] = sv->stop[1] = -1;
 	if (sv->spares == 0)
-		return 0;
-	if (pipe2(sv->taken, O_NONBLOCK | O_CLOEXEC) == -1 ||
-	    pipe2(sv->stop, O_NONBLOCK | O_CLOEXEC) == -1)
-		return -1;
-	return 0;
+		return;
+	if (pipe2(sv->taken, O_NONBLOCK | O_CLOEXEC) == 0 &&
+	    pipe2(sv->stop, O_NONBLOCK | O_CLOEXEC) == 0)
+		return;
+	log_warn("--spares %zu: no pipe for the spares, going on without",
+	    sv->spares);
+	server_close_fd(&sv->taken[0]);
+	server_close_fd(&sv->taken[1]);
+	sv->spares = 0;
 }
 
 static int
@@ -603,10 +611,9 @@ server_setup(struct server *sv, int lfd, size_t max_children, size_t spares)
 	sigaddset(&set, SIGINT);
 	if (sigprocmask(SIG_BLOCK, &set, &sv->oldmask) == -1)
 		return -1;
-	if ((sv->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) ==
-		-1 ||
-	    server_spare_pipes(sv) == -1)
+	if ((sv->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
 		return -1;
+	server_spare_pipes(sv);
 	/* Without it, the first time out of fds pauses instead. */
 	server_spare(sv);
 	return util_set_nonblock(lfd);
