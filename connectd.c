@@ -4,6 +4,7 @@
  * client; connectd reads the request, checks it, dials the target, answers,
  * relays until both directions are done, logs one line and exits.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -47,6 +49,13 @@ struct session {
 	int name_opted_in; /* an --allow-dest rule names the host */
 	char user[AUTH_USER_MAX]; /* the authenticated user, for the log */
 	char uid[24]; /* the client's local uid, for the log */
+	int resolved; /* a name went to the resolver (--reuse: no more) */
+};
+
+/* What a child of --reuse was like before its first connection. */
+struct reuse_base {
+	struct rlimit lim[RLIM_NLIMITS];
+	int fds; /* open fds, the log's own left out */
 };
 
 /*
@@ -181,6 +190,7 @@ check_and_dial(struct session *s)
 	t0 = util_now_ms();
 	dial.host = s->req.host;
 	dial.numeric = s->req.host_kind != REQ_HOST_NAME;
+	s->resolved = !dial.numeric;
 	dial.port = s->req.port;
 	dial.filter = &filter;
 	dial.deadline = t0 + s->opt.connect_timeout_ms;
@@ -337,6 +347,108 @@ serve(struct session *s)
 	return o == OUT_INTERNAL_ERROR ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+/* Counts the entries of a /proc directory, dot entries and dfd aside. */
+static int
+count_entries(const char *dir, int skip)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		int fd = atoi(e->d_name);
+
+		if (e->d_name[0] == '.' || fd == dirfd(d) || fd == skip)
+			continue;
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Takes what reuse_clean() compares against; 0, or -1 with errno. */
+static int
+reuse_snapshot(struct reuse_base *b)
+{
+	int i;
+
+	for (i = 0; i < RLIM_NLIMITS; i++)
+		if (getrlimit((__rlimit_resource_t)i, &b->lim[i]) == -1)
+			return -1;
+	b->fds = count_entries("/proc/self/fd", log_fd());
+	return b->fds == -1 ? -1 : 0;
+}
+
+/*
+ * Whether a child of --reuse may serve again after s, its fds closed:
+ * conservatively no once a name went to the resolver (getaddrinfo_a(3)
+ * leaves a thread behind), or with a thread, an fd (the log's own aside)
+ * or a resource limit that was not there before its first connection.
+ */
+static int
+reuse_clean(const struct session *s, const struct reuse_base *before)
+{
+	struct reuse_base now;
+
+	if (s->resolved || count_entries("/proc/self/task", -1) != 1 ||
+	    reuse_snapshot(&now) == -1 || now.fds != before->fds)
+		return 0;
+	return memcmp(now.lim, before->lim, sizeof(now.lim)) == 0;
+}
+
+/*
+ * Wipes what one connection left in this process for the next one: the
+ * session (the options aside) and the relay's buffers.
+ */
+static void
+session_wipe(struct session *s)
+{
+	struct options opt = s->opt;
+
+	explicit_bzero(s, sizeof(*s));
+	s->opt = opt;
+	s->dial.fd = -1;
+	relay_wipe();
+}
+
+/*
+ * Serves the connections of one child: one, or with --reuse up to that
+ * many in turn while each leaves nothing behind.  Returns the exit status.
+ */
+static int
+serve_child(struct session *s, int conn)
+{
+	struct reuse_base before = { .fds = 0 };
+	int rc, reuse = s->opt.reuse > 1;
+
+	if (reuse && reuse_snapshot(&before) == -1) {
+		server_retire();
+		reuse = 0;
+	}
+	/* The connection's fd is not counted as the child's own. */
+	before.fds--;
+	for (;;) {
+		s->start_ms = util_now_ms();
+		rc = EXIT_SUCCESS;
+		if (launch_accepted(&s->client, conn) != LAUNCH_CLIENT_GONE)
+			rc = serve(s);
+		close(conn);
+		if (rc != EXIT_SUCCESS || !reuse || !reuse_clean(s, &before))
+			return rc;
+		session_wipe(s);
+		switch (server_next(&conn)) {
+		case SERVER_CHILD:
+			break;
+		case SERVER_STOPPED:
+			return EXIT_SUCCESS;
+		case SERVER_FAILED:
+			return EXIT_FAILURE;
+		}
+	}
+}
+
 /*
  * The high-rate mode: accepts on lfd and forks; each child goes on to serve
  * its connection like any other.  err holds the message when lfd is -1.
@@ -344,13 +456,15 @@ serve(struct session *s)
 static int
 serve_listener(struct session *s, int lfd, const char *err)
 {
+	struct server_limits lim = { s->opt.max_children, s->opt.spares,
+		s->opt.reuse };
 	int conn;
 
 	if (lfd == -1) {
 		log_warnx("%s", err);
 		return EXIT_USAGE;
 	}
-	switch (server_run(lfd, s->opt.max_children, s->opt.spares, &conn)) {
+	switch (server_run(lfd, &lim, &conn)) {
 	case SERVER_CHILD:
 		break;
 	case SERVER_STOPPED:
@@ -358,10 +472,7 @@ serve_listener(struct session *s, int lfd, const char *err)
 	case SERVER_FAILED:
 		return EXIT_FAILURE;
 	}
-	s->start_ms = util_now_ms();
-	if (launch_accepted(&s->client, conn) == LAUNCH_CLIENT_GONE)
-		return EXIT_SUCCESS;
-	return serve(s);
+	return serve_child(s, conn);
 }
 
 /*

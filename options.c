@@ -37,6 +37,7 @@ enum options_id {
 	OPT_FORK,
 	OPT_MAX_CHILDREN,
 	OPT_SPARES,
+	OPT_REUSE,
 	OPT_NO_SPLICE,
 	OPT_LOG,
 	OPT_CONFIG,
@@ -95,6 +96,9 @@ static const struct options_spec options_table[] = {
 	    "children forked ahead, each waiting in\n"
 	    "accept(2) for one connection (0 to 64,\n"
 	    "default 4; they count as children)" },
+	[OPT_REUSE] = { "reuse", 'U', "count", 1,
+	    "a spare serves up to COUNT connections one\n"
+	    "after another, wiped between them (default 1)" },
 	[OPT_NO_SPLICE] = { "no-splice", 'S', NULL, 1,
 	    "relay through a user-space buffer,\nnot splice(2)" },
 	[OPT_LOG] = { "log", 'o', "sink", 1,
@@ -427,6 +431,8 @@ options_apply(enum options_id id, const char *arg, struct options *opt,
 		return options_count(arg, &opt->max_children, why, size);
 	case OPT_SPARES:
 		return options_spares(arg, &opt->spares, why, size);
+	case OPT_REUSE:
+		return options_count(arg, &opt->reuse, why, size);
 	case OPT_NO_SPLICE:
 		opt->no_splice = 1;
 		return 0;
@@ -458,6 +464,7 @@ options_defaults(struct options *opt)
 	opt->fork = 0;
 	opt->max_children = 1024;
 	opt->spares = OPTIONS_SPARES_DEFAULT;
+	opt->reuse = 1;
 	opt->config = NULL;
 	opt->log_sink = LOG_SINK_AUTO;
 }

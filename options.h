@@ -38,6 +38,7 @@ struct options {
 	int fork; /* --fork: serve a listening socket handed over */
 	size_t max_children; /* live children in the high-rate mode */
 	size_t spares; /* children forked ahead in that mode */
+	size_t reuse; /* connections a spare serves in turn (1: one) */
 	const char *config; /* --config FILE, or NULL */
 	enum log_sink log_sink; /* --log */
 };

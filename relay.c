@@ -77,6 +77,13 @@ _Static_assert(
 
 static char relay_up_buf[RELAY_BUF_SIZE], relay_down_buf[RELAY_BUF_SIZE];
 
+void
+relay_wipe(void)
+{
+	explicit_bzero(relay_up_buf, sizeof(relay_up_buf));
+	explicit_bzero(relay_down_buf, sizeof(relay_down_buf));
+}
+
 const char *
 relay_end_name(enum relay_end end)
 {

@@ -66,6 +66,12 @@ int
 relay_run(const struct relay_ends *ends, const char *early, size_t early_len,
     int64_t idle_ms, int64_t lifetime_deadline, struct relay_result *res);
 
+/*
+ * Clears the buffers the relay keeps between tunnels, so a process that
+ * serves another connection holds no byte of the last one.
+ */
+void relay_wipe(void);
+
 /* The log's word for an end: "eof", "client_reset", ... */
 const char *relay_end_name(enum relay_end end);
 

@@ -71,6 +71,8 @@ struct server {
 	int taken[2]; /* a spare writes its pid here once it has a client */
 	int stop[2]; /* closed by the parent to send waiting spares away */
 	size_t spares; /* spares to keep waiting */
+	size_t reuse; /* connections a spare may serve, one after another */
+	size_t reuse_left; /* in a spare: connections it may still serve */
 	size_t idle; /* spares waiting now: the first entries of idle_pid */
 	pid_t idle_pid[OPTIONS_SPARES_MAX];
 	int64_t refill_ms; /* no spare is forked before then */
@@ -87,6 +89,9 @@ struct server {
 	size_t shown; /* the child count the title shows */
 	size_t shown_idle; /* ... and the spare count */
 };
+
+/* The parent's state, and in a child the copy it took at the fork. */
+static struct server server_state;
 
 /*
  * sd_notify(3) through dlopen: only this long-running parent talks to
@@ -192,7 +197,10 @@ server_forget_spare(struct server *sv, pid_t pid)
 	return -1;
 }
 
-/* Reads which spares took a client since the last time. */
+/*
+ * Reads which spares took a client since the last time (their pid), and
+ * which children of --reuse wait again (minus their pid).
+ */
 static void
 server_taken(struct server *sv)
 {
@@ -202,7 +210,10 @@ server_taken(struct server *sv)
 
 	while ((n = read(sv->taken[0], pids, sizeof(pids))) > 0)
 		for (i = 0; i < (size_t)n / sizeof(pid_t); i++)
-			server_forget_spare(sv, pids[i]);
+			if (pids[i] > 0)
+				server_forget_spare(sv, pids[i]);
+			else if (sv->idle < OPTIONS_SPARES_MAX)
+				sv->idle_pid[sv->idle++] = -pids[i];
 }
 
 /* Reaps every exited child. */
@@ -467,7 +478,9 @@ server_spare_wait(struct server *sv, int *conn)
 	/* Four bytes: one atomic write, even with other spares writing. */
 	if (write(sv->taken[1], &self, sizeof(self)) == -1)
 		log_warn("spare: telling the parent");
-	server_spare_close(sv);
+	/* The last connection it may serve: nothing of the listener stays. */
+	if (--sv->reuse_left == 0)
+		server_spare_close(sv);
 	*conn = fd;
 	return SERVER_CHILD;
 }
@@ -492,6 +505,7 @@ server_refill(struct server *sv, int *conn)
 		}
 		if (pid == 0) {
 			server_child_close(sv);
+			sv->reuse_left = sv->reuse;
 			sv->child = server_spare_wait(sv, conn);
 			return 1;
 		}
@@ -588,7 +602,7 @@ server_spare_pipes(struct server *sv)
 }
 
 static int
-server_setup(struct server *sv, int lfd, size_t max_children, size_t spares)
+server_setup(struct server *sv, int lfd, const struct server_limits *lim)
 {
 	sigset_t set;
 	struct sockaddr_storage ss;
@@ -596,8 +610,10 @@ server_setup(struct server *sv, int lfd, size_t max_children, size_t spares)
 
 	memset(sv, 0, sizeof(*sv));
 	sv->lfd = lfd;
-	sv->max_children = max_children;
-	sv->spares = spares < OPTIONS_SPARES_MAX ? spares : OPTIONS_SPARES_MAX;
+	sv->max_children = lim->max_children;
+	sv->spares = lim->spares < OPTIONS_SPARES_MAX ? lim->spares
+						      : OPTIONS_SPARES_MAX;
+	sv->reuse = lim->reuse > 0 ? lim->reuse : 1;
 	sv->spare = -1;
 	sv->shown = (size_t)-1;
 	if (getsockname(lfd, (struct sockaddr *)&ss, &len) == 0)
@@ -712,23 +728,46 @@ server_stop(struct server *sv)
 }
 
 enum server_status
-server_run(int lfd, size_t max_children, size_t spares, int *conn)
+server_run(int lfd, const struct server_limits *lim, int *conn)
 {
-	struct server sv;
+	struct server *sv = &server_state;
 	int rc = 0;
 
-	if (server_setup(&sv, lfd, max_children, spares) == -1) {
+	if (server_setup(sv, lfd, lim) == -1) {
 		log_warn(
 		    "high-rate mode: cannot set up signals and the listener");
 		return SERVER_FAILED;
 	}
 	server_notify("READY=1\nSTATUS=accepting connections");
-	while (!sv.stopping && (rc = server_round(&sv, conn)) == 0)
+	while (!sv->stopping && (rc = server_round(sv, conn)) == 0)
 		;
 	if (rc == 1)
-		return sv.child;
+		return sv->child;
 	if (rc == -1)
 		log_warn("high-rate mode: poll");
-	server_stop(&sv);
+	server_stop(sv);
 	return rc == -1 ? SERVER_FAILED : SERVER_STOPPED;
+}
+
+enum server_status
+server_next(int *conn)
+{
+	struct server *sv = &server_state;
+	pid_t idle = -getpid();
+
+	if (sv->reuse_left == 0)
+		return SERVER_STOPPED;
+	if (write(sv->taken[1], &idle, sizeof(idle)) == -1)
+		log_warn("spare: telling the parent");
+	return server_spare_wait(sv, conn);
+}
+
+void
+server_retire(void)
+{
+	struct server *sv = &server_state;
+
+	if (sv->reuse_left > 0)
+		server_spare_close(sv);
+	sv->reuse_left = 0;
 }

@@ -919,3 +919,68 @@ _server_title_is() {
 	wait_server
 	((status == 0)) || fail "exit $status: $(cat "$PROXY_LOG")"
 }
+
+# _only_spare_is PID : the server's one waiting spare is PID
+_only_spare_is() { [[ $(server_spares) == "$1" ]]; }
+
+# one_tunnel TEXT [TARGET] : one tunnel through the server, checked
+one_tunnel() {
+	local req=$REQ
+	[[ -n ${2:-} ]] && req="CONNECT $2 HTTP/1.1\r\nHost: $2\r\n\r\n"
+	client --request "$req" --check-ok --act "send:$1\n" --act shut --act readeof
+	((status == 0)) || fail "tunnel $1: $output"
+	has_line "RECV $1\n"
+}
+
+@test "--reuse 3: one process serves three connections in turn (same PID), then exits and is replaced" {
+	start_target echo
+	# one child at most, so every connection goes to the same spare
+	start_listen 127.0.0.1 --spares 1 --max-children 1 --reuse 3 --allow-port "$TPORT"
+	wait_spares 1
+	local first i
+	first=$(server_spares)
+	for i in 1 2; do
+		one_tunnel "reused $i"
+		# the same process waits again in accept(2)
+		wait_until 10 _only_spare_is "$first" ||
+			fail "after tunnel $i: spares $(server_spares), not $first"
+	done
+	one_tunnel "reused 3"
+	# its three connections served, it exits and a new spare takes its place
+	wait_until 10 _exited "$first" || fail "the child $first outlived its --reuse count"
+	wait_spares 1
+	[[ $(server_spares) != "$first" ]] || fail "no new spare"
+	wait_log 3
+	(($(log_count ' status=200 ') == 3)) || fail "$(cat "$PROXY_LOG")"
+}
+
+@test "--reuse: a child is not reused after a connection that resolved a name, nor after its limits changed" {
+	start_target echo
+	start_listen 127.0.0.1 --spares 1 --max-children 1 --reuse 10 \
+		--allow-dest localhost --allow-port "$TPORT"
+	wait_spares 1
+	local a b c
+	a=$(server_spares)
+	# a numeric target leaves nothing behind: the same process again
+	one_tunnel "numeric" "127.0.0.1:$TPORT"
+	wait_until 10 _only_spare_is "$a" || fail "not reused after a numeric target: $(server_spares)"
+	# a name went to the resolver: that process exits
+	one_tunnel "named" "localhost:$TPORT"
+	wait_until 10 _exited "$a" || fail "the child $a was reused after resolving a name"
+	wait_spares 1
+	b=$(server_spares)
+	[[ $b != "$a" ]] || fail "no new spare"
+	# a limit changed while it served: that process exits too
+	hold h 1
+	local hpid=$HOLD_PID
+	expect_live_children 1
+	prlimit --pid "$b" --nofile=512:
+	release h "$hpid"
+	((status == 0)) || fail "the held tunnel broke"
+	wait_until 10 _exited "$b" || fail "the child $b was reused after its limit changed"
+	wait_spares 1
+	c=$(server_spares)
+	[[ $c != "$b" ]] || fail "no new spare"
+	one_tunnel "after" "127.0.0.1:$TPORT"
+	wait_until 10 _only_spare_is "$c" || fail "the new spare $c was not reused: $(server_spares)"
+}
