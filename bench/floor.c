@@ -160,7 +160,8 @@ serve(int client)
 	}
 	if (write(client, ok, sizeof(ok) - 1) != sizeof(ok) - 1)
 		return 1;
-	if (got > len && write(target, head + len, got - len) != (ssize_t)(got - len))
+	if (got > len &&
+	    write(target, head + len, got - len) != (ssize_t)(got - len))
 		return 1;
 	return relay(client, target) == 0 ? 0 : 1;
 }
