@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -70,6 +71,7 @@ struct server {
 	int lfd, sigfd;
 	int taken[2]; /* a spare writes its pid here once it has a client */
 	int stop[2]; /* closed by the parent to send waiting spares away */
+	int ep; /* in a spare: epoll over the listener and stop[0], or -1 */
 	size_t spares; /* spares to keep waiting */
 	size_t reuse; /* connections a spare may serve, one after another */
 	size_t reuse_left; /* in a spare: connections it may still serve */
@@ -442,34 +444,65 @@ static void
 server_spare_close(struct server *sv)
 {
 	close(sv->lfd);
+	server_close_fd(&sv->ep);
 	server_close_fd(&sv->taken[1]);
 	server_close_fd(&sv->stop[0]);
+}
+
+/*
+ * A spare's wait set: the listener with EPOLLEXCLUSIVE, so a connection
+ * wakes one waiting spare rather than all of them, and the stop pipe.
+ * Returns 0, or -1 with errno.
+ */
+static int
+server_spare_epoll(struct server *sv)
+{
+	struct epoll_event lev = { .events = EPOLLIN | EPOLLEXCLUSIVE };
+	struct epoll_event sev = { .events = EPOLLIN };
+
+	if (sv->ep != -1)
+		return 0;
+	if ((sv->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		return -1;
+	lev.data.fd = sv->lfd;
+	sev.data.fd = sv->stop[0];
+	if (epoll_ctl(sv->ep, EPOLL_CTL_ADD, sv->lfd, &lev) == -1 ||
+	    epoll_ctl(sv->ep, EPOLL_CTL_ADD, sv->stop[0], &sev) == -1)
+		return -1;
+	return 0;
 }
 
 /*
  * In a spare: waits in accept(2) on the shared listener until it has a
  * client (SERVER_CHILD, *conn set, the parent told) or the parent stops
  * (SERVER_STOPPED).  The listener is non-blocking and shared, so another
- * spare may win a client: poll(2) again.  SERVER_FAILED when the listener
+ * spare may win a client: wait again.  SERVER_FAILED when the listener
  * broke (logged).
  */
 static enum server_status
 server_spare_wait(struct server *sv, int *conn)
 {
-	struct pollfd pfd[2] = { { sv->lfd, POLLIN, 0 },
-		{ sv->stop[0], POLLIN, 0 } };
+	struct epoll_event ev[2];
 	pid_t self = getpid();
-	int fd = -1;
+	int fd = -1, n, i, ready;
 
 	proctitle_set("connectd: %s [spare]", sv->where);
+	if (server_spare_epoll(sv) == -1) {
+		log_warn("spare: epoll");
+		return SERVER_FAILED;
+	}
 	while (fd == -1) {
-		if (poll(pfd, 2, -1) == -1 && errno != EINTR) {
-			log_warn("spare: poll");
+		if ((n = epoll_wait(sv->ep, ev, 2, -1)) == -1 &&
+		    errno != EINTR) {
+			log_warn("spare: epoll_wait");
 			return SERVER_FAILED;
 		}
-		if (pfd[1].revents)
-			return SERVER_STOPPED;
-		if (!(pfd[0].revents & POLLIN))
+		for (i = 0, ready = 0; i < n; i++) {
+			if (ev[i].data.fd == sv->stop[0])
+				return SERVER_STOPPED;
+			ready = 1;
+		}
+		if (!ready)
 			continue;
 		fd = accept4(sv->lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd == -1 && server_accept_failed(sv, errno) == ACCEPT_PAUSE)
@@ -615,6 +648,7 @@ server_setup(struct server *sv, int lfd, const struct server_limits *lim)
 						      : OPTIONS_SPARES_MAX;
 	sv->reuse = lim->reuse > 0 ? lim->reuse : 1;
 	sv->spare = -1;
+	sv->ep = -1;
 	sv->shown = (size_t)-1;
 	if (getsockname(lfd, (struct sockaddr *)&ss, &len) == 0)
 		util_sockaddr_text(
