@@ -32,29 +32,33 @@ ifeq ($(CI),true)
 CFLAGS += -Werror
 endif
 
-# The six steps, in order: launch, request, policy, dial, reply, relay, log.
+# The modules in the order a connection meets them: launch, request,
+# checks (peer, auth, policy), dial (resolve), answer (outcome, reply),
+# relay and log; then the high-rate server and the plumbing.
 OBJS = connectd.o options.o launch.o request.o peer.o auth.o policy.o \
-	resolve.o dial.o reply.o relay.o server.o log.o proctitle.o util.o
+	resolve.o dial.o outcome.o reply.o relay.o server.o sandbox.o log.o \
+	proctitle.o util.o
 SRCS = $(OBJS:.o=.c)
 HDRS = $(wildcard *.h)
 # Unit tests and the fuzz corpus replay, built with the ordinary compiler.
 TEST_BINS = tests/unit/request_test tests/unit/policy_test \
+	tests/unit/outcome_test \
 	tests/unit/auth_test tests/unit/peer_test tests/tools/peer_check \
-	fuzz/replay_request fuzz/replay_auth fuzz/replay_config \
-	fuzz/replay_conffile
+	tests/tools/sandbox_check tests/tools/nofeature fuzz/replay_request \
+	fuzz/replay_auth fuzz/replay_config fuzz/replay_conffile
 FUZZ_TARGETS = request auth config conffile
 # What each fuzz target links besides its own file.
 FUZZ_SRCS_request = request.c
 FUZZ_SRCS_auth = auth.c util.c -lcrypt
 FUZZ_SRCS_config = policy.c request.c util.c
-FUZZ_SRCS_conffile = options.c policy.c peer.c request.c util.c
+FUZZ_SRCS_conffile = options.c policy.c peer.c request.c sandbox.c util.c
 FUZZ_RUNS ?= 10000000
 FUZZ_CC ?= clang
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 
 .PHONY: all run check check-asan check-systemd deps-build deps-check install \
-	uninstall lint fuzz bench clean
+	uninstall lint fuzz bench clean build-clients
 
 all: connectd
 
@@ -70,16 +74,39 @@ deps-build:
 deps-check:
 	@scripts/deps.sh check
 
+# The clients of tests/clients.bats that are not Debian packages, built once
+# into build-clients/: undici from the npm registry (pinned; 6.x runs on
+# Node.js 18 and 20) and a Go net/http client from the standard library
+# only (no module downloads; Go's caches inside build-clients/).
+UNDICI_VERSION = 6.29.1
+build-clients: build-clients/node_modules/undici/package.json \
+	build-clients/goget
+
+build-clients/node_modules/undici/package.json:
+	@mkdir -p build-clients
+	npm install --prefix build-clients --no-save --no-audit --no-fund \
+		--cache $(CURDIR)/build-clients/npm-cache undici@$(UNDICI_VERSION)
+
+build-clients/goget: tests/tools/goget/main.go tests/tools/goget/go.mod
+	@mkdir -p build-clients
+	cd tests/tools/goget && GOFLAGS=-mod=mod GOPROXY=off \
+		GOCACHE=$(CURDIR)/build-clients/gocache \
+		GOPATH=$(CURDIR)/build-clients/gopath \
+		go build -o $(CURDIR)/build-clients/goget .
+
 # A proxy on 127.0.0.1:$(PORT) in the foreground, one process per connection.
 run: deps-build
 	@$(MAKE) --no-print-directory connectd
 	@echo "connectd on 127.0.0.1:$(PORT); try: curl -x http://127.0.0.1:$(PORT) https://example.org/"
 	exec systemd-socket-activate --accept -l 127.0.0.1:$(PORT) ./connectd
 
-tests/unit/request_test: tests/unit/request_test.c request.o reply.o util.o
+tests/unit/outcome_test: tests/unit/outcome_test.c outcome.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
-tests/unit/policy_test: tests/unit/policy_test.c policy.o request.o reply.o \
+tests/unit/request_test: tests/unit/request_test.c request.o outcome.o util.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+tests/unit/policy_test: tests/unit/policy_test.c policy.o request.o outcome.o \
 	util.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
@@ -92,6 +119,12 @@ tests/unit/peer_test: tests/unit/peer_test.c peer.o util.o
 tests/tools/peer_check: tests/tools/peer_check.c peer.o util.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
+tests/tools/sandbox_check: tests/tools/sandbox_check.c sandbox.o util.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+tests/tools/nofeature: tests/tools/nofeature.c
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
 fuzz/replay_request: fuzz/replay.c fuzz/fuzz_request.c request.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
@@ -102,7 +135,7 @@ fuzz/replay_config: fuzz/replay.c fuzz/fuzz_config.c policy.o request.o util.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 fuzz/replay_conffile: fuzz/replay.c fuzz/fuzz_conffile.c options.o policy.o \
-	peer.o request.o util.o
+	peer.o request.o sandbox.o util.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 # peer_test with AddressSanitizer and UBSan, for the suite's ASan pass.
@@ -116,7 +149,7 @@ build-asan/peer_test: tests/unit/peer_test.c peer.c util.c peer.h util.h
 # one summary line over all three.
 check: deps-check
 	@$(MAKE) --no-print-directory connectd build-asan/connectd \
-		build-asan/peer_test $(TEST_BINS)
+		build-asan/peer_test $(TEST_BINS) build-clients
 	@CONNECTD_BUILDS="$(CURDIR)/connectd $(CURDIR)/connectd:--no-splice \
 		$(CURDIR)/build-asan/connectd" tests/run
 
@@ -135,7 +168,7 @@ build-asan/connectd: $(SRCS) $(HDRS)
 
 check-asan: deps-check
 	@$(MAKE) --no-print-directory build-asan/connectd build-asan/peer_test \
-		$(TEST_BINS)
+		$(TEST_BINS) build-clients
 	@CONNECTD_BUILDS=$(CURDIR)/build-asan/connectd tests/run
 
 # Long fuzzing runs (clang's libFuzzer), outside CI.  New finds go to
@@ -165,6 +198,10 @@ UNITS = units/connectd.socket units/connectd@.service \
 USER_UNITS = units/user/connectd.socket units/user/connectd@.service \
 	units/user/connectd-tcp.socket units/user/connectd-tcp@.service
 EXAMPLES = examples/xinetd.conf examples/inetd.conf
+# TLS to the proxy: stunnel in front of connectd, with its unit pair.
+TLS_EXAMPLES = examples/stunnel/stunnel.conf \
+	examples/stunnel/connectd-tls.socket \
+	examples/stunnel/connectd-tls@.service
 systemd_var = $(or $(shell $(PKG_CONFIG) --variable=$(1) systemd 2>/dev/null),$(2))
 UNITDIR ?= $(call systemd_var,systemdsystemunitdir,/lib/systemd/system)
 USERUNITDIR ?= $(call systemd_var,systemduserunitdir,/usr/lib/systemd/user)
@@ -181,13 +218,15 @@ install_subst = $(foreach f,$(3),$(INSTALL_SUBST) $(f) >$(2)/$(notdir $(f)) && \
 install: connectd
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(USERUNITDIR) \
-		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSUSERSDIR)
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(DOCDIR)/examples/stunnel
 	install -m 0755 connectd $(DESTDIR)$(BINDIR)/connectd
 	install -m 0644 units/sysusers.d/connectd.conf $(DESTDIR)$(SYSUSERSDIR)/
 	$(call install_subst,0644,$(DESTDIR)$(MANDIR)/man8,man/connectd.8)
 	$(call install_subst,0644,$(DESTDIR)$(UNITDIR),$(UNITS))
 	$(call install_subst,0644,$(DESTDIR)$(USERUNITDIR),$(USER_UNITS))
 	$(call install_subst,0644,$(DESTDIR)$(DOCDIR)/examples,$(EXAMPLES))
+	$(call install_subst,0644,$(DESTDIR)$(DOCDIR)/examples/stunnel,$(TLS_EXAMPLES))
 	@# The configuration file is the admin's: installed where none is, never
 	@# overwritten.
 	install -d $(DESTDIR)$(SYSCONFDIR)/connectd
@@ -206,6 +245,8 @@ uninstall:
 	rm -f $(UNITS:units/%=$(DESTDIR)$(UNITDIR)/%)
 	rm -f $(USER_UNITS:units/user/%=$(DESTDIR)$(USERUNITDIR)/%)
 	rm -f $(EXAMPLES:examples/%=$(DESTDIR)$(DOCDIR)/examples/%)
+	rm -f $(TLS_EXAMPLES:examples/%=$(DESTDIR)$(DOCDIR)/examples/%)
+	-rmdir $(DESTDIR)$(DOCDIR)/examples/stunnel 2>/dev/null
 	rm -f $(DESTDIR)$(SYSUSERSDIR)/connectd.conf
 	@# The configuration file goes only while it is as installed.
 	if cmp -s examples/connectd.conf $(DESTDIR)$(CONFFILE); then \
@@ -228,5 +269,5 @@ bench:
 	@bench/run
 
 clean:
-	rm -rf connectd *.o $(TEST_BINS) build-asan build-fuzz
+	rm -rf connectd *.o $(TEST_BINS) build-asan build-fuzz build-clients
 	rm -f bench/loadgen bench/floor-static bench/floor-dyn

@@ -4,8 +4,8 @@
  * client; connectd reads the request, checks it, dials the target, answers,
  * relays until both directions are done, logs one line and exits.
  */
-#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -27,12 +27,15 @@
 #include "relay.h"
 #include "reply.h"
 #include "request.h"
+#include "sandbox.h"
 #include "server.h"
 #include "util.h"
 
 #define EXIT_USAGE 2
 #define REPLY_WRITE_MS 5000 /* to write our answer to a slow reader */
 #define LINGER_MS 2000 /* to drain a refused client's input */
+#define REUSE_FD_ROOM                                                          \
+	16 /* --reuse: how far above the client a leak is sought */
 #define SHOWN_TARGET_MAX 300 /* the target in the process title, escaped */
 
 /* One connection, from accept to the log line. */
@@ -49,13 +52,16 @@ struct session {
 	int name_opted_in; /* an --allow-dest rule names the host */
 	char user[AUTH_USER_MAX]; /* the authenticated user, for the log */
 	char uid[24]; /* the client's local uid, for the log */
+	int log_syslog; /* fd 2 is no place for the log */
 	int resolved; /* a name went to the resolver (--reuse: no more) */
+	int confined; /* the sandbox is applied (once per process) */
 };
 
 /* What a child of --reuse was like before its first connection. */
 struct reuse_base {
 	struct rlimit lim[RLIM_NLIMITS];
-	int fds; /* open fds, the log's own left out */
+	int fds; /* open fds below probe_max, the log's own left out */
+	int probe_max; /* fds probed: the highest open one, plus room */
 };
 
 /*
@@ -85,7 +91,8 @@ read_request(struct session *s, int64_t deadline)
 			continue;
 		}
 		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-			s->rec.end = n == 0 ? "eof" : "client_reset";
+			s->rec.end = relay_end_name(
+			    n == 0 ? RELAY_END_EOF : RELAY_END_CLIENT_RESET);
 			return s->head_got > 0 ? OUT_INCOMPLETE
 					       : OUT_NO_REQUEST;
 		}
@@ -93,7 +100,7 @@ read_request(struct session *s, int64_t deadline)
 			continue;
 		rc = poll(&pfd, 1, util_poll_timeout(deadline));
 		if (rc == 0) {
-			s->rec.end = "timeout";
+			s->rec.end = relay_end_name(RELAY_END_REQUEST_TIMEOUT);
 			return s->head_got > 0 ? OUT_REQUEST_TIMEOUT
 					       : OUT_NO_REQUEST;
 		}
@@ -228,7 +235,7 @@ run_tunnel(struct session *s)
 	util_sockaddr_text(
 	    (struct sockaddr *)&s->dial.addr, s->rec.addr, sizeof(s->rec.addr));
 	if (reply_ok(s->client.out_fd, util_now_ms() + REPLY_WRITE_MS) == -1) {
-		s->rec.end = "client_gone";
+		s->rec.end = relay_end_name(RELAY_END_CLIENT_GONE);
 		return;
 	}
 	s->rec.status = 200;
@@ -250,15 +257,15 @@ run_tunnel(struct session *s)
 		s->rec.closed_by = relay_side_name(s->relay.closed_by);
 }
 
-/* Sends the error answer for o, then closes the client gracefully. */
+/* Sends the error answer for o (its row), then closes the client gracefully. */
 static void
-refuse(struct session *s, enum outcome o)
+refuse(struct session *s, enum outcome o, const struct outcome_row *row)
 {
 	int64_t now = util_now_ms();
 	char challenge[OPTIONS_REALM_MAX + 80];
 	const char *extra = NULL;
 
-	s->rec.status = reply_status(o);
+	s->rec.status = row->status;
 	if (s->rec.status == 0)
 		return;
 	if (o == OUT_AUTH_REQUIRED) {
@@ -269,9 +276,9 @@ refuse(struct session *s, enum outcome o)
 		    s->opt.realm);
 		extra = challenge;
 	}
-	if (reply_error(s->client.out_fd, o, extra, now + REPLY_WRITE_MS) ==
+	if (reply_error(s->client.out_fd, row, extra, now + REPLY_WRITE_MS) ==
 	    -1) {
-		s->rec.end = "client_gone";
+		s->rec.end = relay_end_name(RELAY_END_CLIENT_GONE);
 		return;
 	}
 	reply_linger(s->client.in_fd, s->client.out_fd, now + LINGER_MS);
@@ -295,21 +302,24 @@ record_begin(struct session *s)
 static void
 show_phase(const struct session *s, int parsed, const char *phase)
 {
-	char target[SHOWN_TARGET_MAX];
+	char target[SHOWN_TARGET_MAX], client[4 * LOG_ADDR_MAX];
 
+	/* The launcher's address text is as untrusted as the target. */
+	util_escape(
+	    client, sizeof(client), s->client.client, strlen(s->client.client));
 	if (!parsed) {
-		proctitle_set("connectd: %s [%s]", s->client.client, phase);
+		proctitle_set("connectd: %s [%s]", client, phase);
 		return;
 	}
 	util_escape(target, sizeof(target), s->req.target, s->req.target_len);
-	proctitle_set(
-	    "connectd: %s -> %s [%s]", s->client.client, target, phase);
+	proctitle_set("connectd: %s -> %s [%s]", client, target, phase);
 }
 
 static int
 serve(struct session *s)
 {
 	enum outcome o;
+	const struct outcome_row *row;
 	int parsed;
 
 	record_begin(s);
@@ -331,13 +341,14 @@ serve(struct session *s)
 		show_phase(s, 1, "dialing");
 		o = check_and_dial(s);
 	}
-	s->rec.reason = reply_reason(o);
-	s->rec.rcode = reply_rcode(o);
+	row = outcome_row(o);
+	s->rec.reason = row->reason;
+	s->rec.rcode = row->rcode;
 	show_phase(s, parsed, o == OUT_OK ? "tunnel" : "refusing");
 	if (o == OUT_OK)
 		run_tunnel(s);
 	else
-		refuse(s, o);
+		refuse(s, o, row);
 	if (s->dial.fd != -1)
 		close(s->dial.fd);
 	s->rec.duration_ms = util_now_ms() - s->start_ms;
@@ -347,68 +358,111 @@ serve(struct session *s)
 	return o == OUT_INTERNAL_ERROR ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
-/* Counts the entries of a /proc directory, dot entries and dfd aside. */
-static int
-count_entries(const char *dir, int skip)
+/*
+ * Confines this process for its role (see sandbox.h) before it reads a
+ * byte of a request.  Returns OUT_OK, or when it cannot be confined as
+ * --sandbox requires, after saying why, OUT_RESOURCES_EXHAUSTED (no
+ * descriptor to build the sandbox with) or OUT_INTERNAL_ERROR.
+ */
+static enum outcome
+confine(struct session *s, enum sandbox_role role)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
+	struct sandbox sb;
+	char err[256];
+	int no_fds;
 
-	if (d == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL) {
-		int fd = atoi(e->d_name);
+	sandbox_init(&sb, s->opt.sandbox, s->log_syslog ? -1 : STDERR_FILENO);
+	sb.proc = s->opt.nuids > 0;
+	if (s->opt.auth_file != NULL)
+		sandbox_allow_file(&sb, s->opt.auth_file);
+	if (sandbox_apply(&sb, role, err, sizeof(err)) == 0)
+		return OUT_OK;
+	no_fds = errno == EMFILE || errno == ENFILE;
+	log_warnx("sandbox: %s; not serving", err);
+	return no_fds ? OUT_RESOURCES_EXHAUSTED : OUT_INTERNAL_ERROR;
+}
 
-		if (e->d_name[0] == '.' || fd == dirfd(d) || fd == skip)
-			continue;
-		n++;
-	}
-	closedir(d);
+/* Serves the client confined, or refuses it when it cannot be. */
+static int
+serve_confined(struct session *s)
+{
+	/* A reused child stays under the filter it applied first. */
+	enum outcome o = s->confined ? OUT_OK : confine(s, SANDBOX_CONNECTION);
+
+	s->confined = o == OUT_OK;
+	if (o == OUT_OK)
+		return serve(s);
+	refuse(s, o, outcome_row(o));
+	return o == OUT_RESOURCES_EXHAUSTED ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/*
+ * Counts the open fds below max, the log's own aside, with fcntl(2): the
+ * sandbox lets a connection neither list /proc nor open it.
+ */
+static int
+count_fds(int max)
+{
+	int fd, n = 0;
+
+	for (fd = 0; fd < max; fd++)
+		if (fd != log_fd() && fcntl(fd, F_GETFD) != -1)
+			n++;
 	return n;
 }
 
-/* Takes what reuse_clean() compares against; 0, or -1 with errno. */
+/*
+ * Takes what reuse_clean() compares against: the limits, and the fds open
+ * below probe_max (a leaked fd takes the lowest free number, so it falls
+ * below the client's fd plus some room).  0, or -1 with errno.
+ */
 static int
-reuse_snapshot(struct reuse_base *b)
+reuse_snapshot(struct reuse_base *b, int probe_max)
 {
 	int i;
 
 	for (i = 0; i < RLIM_NLIMITS; i++)
 		if (getrlimit((__rlimit_resource_t)i, &b->lim[i]) == -1)
 			return -1;
-	b->fds = count_entries("/proc/self/fd", log_fd());
-	return b->fds == -1 ? -1 : 0;
+	b->probe_max = probe_max;
+	b->fds = count_fds(probe_max);
+	return 0;
 }
 
 /*
  * Whether a child of --reuse may serve again after s, its fds closed:
  * conservatively no once a name went to the resolver (getaddrinfo_a(3)
- * leaves a thread behind), or with a thread, an fd (the log's own aside)
- * or a resource limit that was not there before its first connection.
+ * leaves a thread behind; no other code starts one), or with an fd (the
+ * log's own aside) or a resource limit that was not there before its
+ * first connection, or when it could not be confined.
  */
 static int
 reuse_clean(const struct session *s, const struct reuse_base *before)
 {
 	struct reuse_base now;
 
-	if (s->resolved || count_entries("/proc/self/task", -1) != 1 ||
-	    reuse_snapshot(&now) == -1 || now.fds != before->fds)
+	if (s->resolved || !s->confined ||
+	    reuse_snapshot(&now, before->probe_max) == -1 ||
+	    now.fds != before->fds)
 		return 0;
 	return memcmp(now.lim, before->lim, sizeof(now.lim)) == 0;
 }
 
 /*
  * Wipes what one connection left in this process for the next one: the
- * session (the options aside) and the relay's buffers.
+ * session (the options, the log's sink and whether the sandbox is on
+ * aside) and the relay's buffers.
  */
 static void
 session_wipe(struct session *s)
 {
 	struct options opt = s->opt;
+	int confined = s->confined, log_syslog = s->log_syslog;
 
 	explicit_bzero(s, sizeof(*s));
 	s->opt = opt;
+	s->confined = confined;
+	s->log_syslog = log_syslog;
 	s->dial.fd = -1;
 	relay_wipe();
 }
@@ -423,7 +477,8 @@ serve_child(struct session *s, int conn)
 	struct reuse_base before = { .fds = 0 };
 	int rc, reuse = s->opt.reuse > 1;
 
-	if (reuse && reuse_snapshot(&before) == -1) {
+	/* The client's fd is the newest: a leak would come after it. */
+	if (reuse && reuse_snapshot(&before, conn + 1 + REUSE_FD_ROOM) == -1) {
 		server_retire();
 		reuse = 0;
 	}
@@ -433,7 +488,7 @@ serve_child(struct session *s, int conn)
 		s->start_ms = util_now_ms();
 		rc = EXIT_SUCCESS;
 		if (launch_accepted(&s->client, conn) != LAUNCH_CLIENT_GONE)
-			rc = serve(s);
+			rc = serve_confined(s);
 		close(conn);
 		if (rc != EXIT_SUCCESS || !reuse || !reuse_clean(s, &before))
 			return rc;
@@ -464,6 +519,8 @@ serve_listener(struct session *s, int lfd, const char *err)
 		log_warnx("%s", err);
 		return EXIT_USAGE;
 	}
+	if (confine(s, SANDBOX_LISTENER) != OUT_OK)
+		return EXIT_FAILURE;
 	switch (server_run(lfd, &lim, &conn)) {
 	case SERVER_CHILD:
 		break;
@@ -481,10 +538,10 @@ serve_listener(struct session *s, int lfd, const char *err)
  */
 static void
 settle_log_sink(
-    const struct session *s, int stderr_closed, const int *client_fds, size_t n)
+    struct session *s, int stderr_closed, const int *client_fds, size_t n)
 {
-	log_init(s->opt.log_sink,
-	    stderr_closed || launch_stderr_is_client(client_fds, n));
+	s->log_syslog = stderr_closed || launch_stderr_is_client(client_fds, n);
+	log_init(s->opt.log_sink, s->log_syslog);
 }
 
 /*
@@ -506,8 +563,8 @@ refuse_misconfigured(struct session *s, int stderr_closed)
 	record_begin(s);
 	if (util_set_nonblock(s->client.in_fd) == 0 &&
 	    util_set_nonblock(s->client.out_fd) == 0) {
-		s->rec.reason = reply_reason(OUT_CONFIG_ERROR);
-		refuse(s, OUT_CONFIG_ERROR);
+		s->rec.reason = outcome_row(OUT_CONFIG_ERROR)->reason;
+		refuse(s, OUT_CONFIG_ERROR, outcome_row(OUT_CONFIG_ERROR));
 	}
 	s->rec.duration_ms = util_now_ms() - s->start_ms;
 	log_record(&s->rec);
@@ -560,5 +617,5 @@ main(int argc, char *argv[])
 	}
 	settle_log_sink(&s, stderr_closed,
 	    (const int[]){ s.client.in_fd, s.client.out_fd }, 2);
-	return serve(&s);
+	return serve_confined(&s);
 }

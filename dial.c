@@ -74,6 +74,7 @@ struct dial_race {
 	struct dial_queue queue[RESOLVE_NFAMILIES];
 	int prefer; /* family of the next attempt */
 	int resolving; /* the resolver has answers to come */
+	int64_t first_answer_ms; /* when the first address came; -1: none */
 	int64_t v4_wait_until; /* resolution delay for a lone A */
 	int64_t next_start; /* when the next attempt may start */
 	struct pollfd pfd[2 * DIAL_MAX_ADDRS + 1]; /* attempts, resolver */
@@ -226,7 +227,7 @@ dial_next_addr(struct dial_race *r, int64_t now)
 		fam = 1 - fam;
 	if (!dial_queued(r, fam))
 		return NULL;
-	if (fam == RESOLVE_V4 && r->res->resolve.pending[RESOLVE_V6] &&
+	if (fam == RESOLVE_V4 && resolve_family_pending(RESOLVE_V6) &&
 	    now < r->v4_wait_until)
 		return NULL;
 	r->prefer = 1 - fam;
@@ -363,20 +364,22 @@ dial_collect(struct dial_race *r, int64_t now)
 static void
 dial_answers(struct dial_race *r, int64_t now)
 {
-	struct resolve *rv = &r->res->resolve;
-	int done = resolve_collect(rv), fam;
+	int done = resolve_collect(), fam;
 
 	for (fam = 0; fam < RESOLVE_NFAMILIES; fam++) {
+		const struct addrinfo *ai;
+
 		if (!(done & (1 << fam)))
 			continue;
-		if (rv->err[fam] == 0)
-			dial_enqueue(r, rv->req[fam].ar_result);
+		ai = resolve_answer((enum resolve_family)fam);
+		if (ai != NULL)
+			dial_enqueue(r, ai);
 		if (fam == RESOLVE_V4)
 			r->v4_wait_until = now + DIAL_RESOLUTION_DELAY_MS;
-		if (r->res->dns_ms < 0 && rv->err[fam] == 0)
-			r->res->dns_ms = now;
+		if (r->first_answer_ms < 0 && ai != NULL)
+			r->first_answer_ms = now;
 	}
-	r->resolving = resolve_pending(rv);
+	r->resolving = resolve_pending();
 }
 
 /* When the race must wake next, whatever happens on the sockets. */
@@ -391,7 +394,7 @@ dial_wake(const struct dial_race *r)
 	if (queued && r->npending > 0 && r->next_start < wake)
 		wake = r->next_start;
 	/* Only IPv4 waiting out its AAAA's resolution delay needs a timer. */
-	if (dial_queued(r, RESOLVE_V4) && r->res->resolve.pending[RESOLVE_V6] &&
+	if (dial_queued(r, RESOLVE_V4) && resolve_family_pending(RESOLVE_V6) &&
 	    r->v4_wait_until > util_now_ms() && r->v4_wait_until < wake)
 		wake = r->v4_wait_until;
 	return wake;
@@ -409,7 +412,7 @@ dial_give_up(const struct dial_race *r, int dns_timed_out)
 		return OUT_DNS_TIMEOUT;
 	if (r->req->numeric)
 		return OUT_DESTINATION_UNREACHABLE;
-	return resolve_verdict(&r->res->resolve);
+	return resolve_verdict();
 }
 
 /* Starts what may start now; returns 1 on an immediate winner. */
@@ -461,7 +464,7 @@ dial_run(struct dial_race *r)
 			return dial_give_up(r, dns_timed_out);
 		n = r->npending;
 		if (r->resolving) {
-			r->pfd[n].fd = r->res->resolve.fd;
+			r->pfd[n].fd = resolve_fd();
 			r->pfd[n++].events = POLLIN;
 		}
 		rc = poll(r->pfd, n, util_poll_timeout(dial_wake(r)));
@@ -521,22 +524,23 @@ dial_connect(const struct dial_request *req, struct dial_result *res)
 	race.req = req;
 	race.res = res;
 	race.prefer = RESOLVE_V6;
+	race.first_answer_ms = -1;
 	res->fd = -1;
 	res->dns_ms = -1;
-	res->resolve.fd = -1;
+	res->resolver_left = 0;
 	if (req->numeric) {
 		if ((o = dial_literal(&race)) != OUT_OK)
 			return o;
-	} else if (resolve_start(&res->resolve, req->host, req->port) == -1) {
+	} else if (resolve_start(req->host, req->port) == -1) {
 		return OUT_RESOURCES_EXHAUSTED;
 	} else {
 		race.resolving = 1;
 	}
 	o = dial_run(&race);
 	dial_write_log(&race);
-	if (res->dns_ms >= 0)
-		res->dns_ms -= start;
+	if (race.first_answer_ms >= 0)
+		res->dns_ms = race.first_answer_ms - start;
 	if (!req->numeric)
-		resolve_end(&res->resolve);
+		res->resolver_left = resolve_end();
 	return o;
 }

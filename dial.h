@@ -42,8 +42,8 @@ struct dial_result {
 	int fd; /* connected, non-blocking; -1 on failure */
 	struct sockaddr_storage addr; /* the address that connected */
 	char tried[DIAL_TRIED_MAX]; /* "addr=result,..." for the log */
-	int64_t dns_ms; /* until the first answer; -1 if none */
-	struct resolve resolve; /* resolver state: see resolve_start() */
+	int64_t dns_ms; /* duration until the first address; -1 if none */
+	int resolver_left; /* a query glibc could not cancel still runs */
 };
 
 /*

@@ -98,9 +98,32 @@ launch_ucspi_env(const char *name)
 	return getenv(var);
 }
 
-/* Fills l->client from the socket's peer; -1 with errno on failure. */
+/* Whether sa is this host's own: loopback or a unix socket. */
 static int
-launch_peer_from_socket(struct launch *l)
+launch_is_local(const struct sockaddr *sa)
+{
+	static const unsigned char v6_loopback[16] = { [15] = 1 };
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+	switch (sa->sa_family) {
+	case AF_UNIX:
+		return 1;
+	case AF_INET:
+		return (ntohl(((const struct sockaddr_in *)sa)
+				  ->sin_addr.s_addr) >>
+			   24) == 127;
+	case AF_INET6:
+		return memcmp(&in6->sin6_addr, v6_loopback, 16) == 0 ||
+		    (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) &&
+			in6->sin6_addr.s6_addr[12] == 127);
+	default:
+		return 0;
+	}
+}
+
+/* Fills l->client from the socket's peer address; -1 with errno on failure. */
+static int
+launch_client_from_socket(struct launch *l)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -109,32 +132,36 @@ launch_peer_from_socket(struct launch *l)
 		return -1;
 	util_sockaddr_text(
 	    (struct sockaddr *)&ss, l->client, sizeof(l->client));
+	l->local_peer = launch_is_local((struct sockaddr *)&ss);
 	return 0;
 }
 
-/* Fills l->client from the launcher's environment, "-" when it says nothing. */
-static void
-launch_peer_from_env(struct launch *l)
+/*
+ * Fills l->client from the launcher's environment.  Returns 0, or -1 when
+ * it names no client.
+ */
+static int
+launch_client_from_env(struct launch *l)
 {
 	const char *ip = getenv("REMOTE_ADDR"), *port = getenv("REMOTE_PORT");
-	char text[LOG_ADDR_MAX];
 
+	/* stunnel and xinetd name the client REMOTE_HOST. */
+	if (ip == NULL)
+		ip = getenv("REMOTE_HOST");
 	if (ip == NULL) {
 		ip = launch_ucspi_env("REMOTEIP");
 		port = launch_ucspi_env("REMOTEPORT");
 	}
-	if (ip == NULL) {
-		util_strlcpy(l->client, "-", sizeof(l->client));
-		return;
-	}
+	if (ip == NULL)
+		return -1;
+	/* As given: the log and the title escape it, as all untrusted text. */
 	if (strchr(ip, ':') != NULL)
-		snprintf(text, sizeof(text), "[%s]:%s", ip,
+		snprintf(l->client, sizeof(l->client), "[%s]:%s", ip,
 		    port != NULL ? port : "-");
 	else
-		snprintf(
-		    text, sizeof(text), "%s:%s", ip, port != NULL ? port : "-");
-	/* The environment is the launcher's, but the log takes no chances. */
-	util_escape(l->client, sizeof(l->client), text, strlen(text));
+		snprintf(l->client, sizeof(l->client), "%s:%s", ip,
+		    port != NULL ? port : "-");
+	return 0;
 }
 
 /*
@@ -305,14 +332,25 @@ launch_local_address(struct launch *l)
 
 /* Fills in who the client is and where it reached us. */
 static enum launch_status
-launch_identify(struct launch *l)
+launch_identify(struct launch *l, int trust_env)
 {
-	if (l->is_socket && launch_peer_from_socket(l) == -1) {
+	struct launch from_env;
+
+	if (l->is_socket && launch_client_from_socket(l) == -1) {
 		if (errno == ENOTCONN)
 			return LAUNCH_CLIENT_GONE;
-		launch_peer_from_env(l);
-	} else if (!l->is_socket) {
-		launch_peer_from_env(l);
+		if (launch_client_from_env(l) == -1)
+			util_strlcpy(l->client, "-", sizeof(l->client));
+	} else if (!l->is_socket && launch_client_from_env(l) == -1) {
+		util_strlcpy(l->client, "-", sizeof(l->client));
+	} else if (l->is_socket && l->local_peer && trust_env &&
+	    launch_client_from_env(&from_env) == 0) {
+		/*
+		 * A peer on this host is a local relay, such as a TLS wrapper
+		 * (stunnel) that runs connectd for each connection: the
+		 * launcher's variables name the client behind it.
+		 */
+		memcpy(l->client, from_env.client, sizeof(l->client));
 	}
 	launch_local_address(l);
 	return LAUNCH_OK;
@@ -326,7 +364,7 @@ launch_detect(struct launch *l, int allow_listener, char *err, size_t errsize)
 		return LAUNCH_USAGE;
 	if (l->listening)
 		return LAUNCH_OK;
-	return launch_identify(l);
+	return launch_identify(l, 1);
 }
 
 enum launch_status
@@ -335,5 +373,6 @@ launch_accepted(struct launch *l, int fd)
 	memset(l, 0, sizeof(*l));
 	l->in_fd = l->out_fd = fd;
 	l->is_socket = 1;
-	return launch_identify(l);
+	/* A child of ours inherits our environment, which names no client. */
+	return launch_identify(l, 0);
 }

@@ -22,8 +22,10 @@ enum launch_status {
 struct launch {
 	int in_fd, out_fd;
 	int is_socket;
+	int local_peer; /* the socket's peer is on this host (a relay?) */
 	int listening; /* in_fd is a listening socket (--fork) */
-	char client[LOG_ADDR_MAX];
+	char client[LOG_ADDR_MAX]; /* the client's address; may be the
+				     launcher's text, unescaped */
 	struct sockaddr_storage local; /* our end: the proxy's own address */
 	int has_local;
 };

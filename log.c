@@ -350,7 +350,8 @@ log_record(const struct log_record *r)
 {
 	struct log_line l = { .len = 0 };
 
-	log_put(&l, "client", r->client, LOG_ADDR_MAX);
+	log_put_escaped(
+	    &l, "client", r->client, strlen(r->client), LOG_ADDR_MAX);
 	log_put(&l, "uid", r->uid != NULL ? r->uid : "-", LOG_WORD_MAX);
 	log_put_escaped(&l, "user", r->user,
 	    r->user != NULL ? strlen(r->user) : 0, LOG_USER_MAX);

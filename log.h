@@ -13,7 +13,7 @@
 
 /* Everything the closing log line says about one connection. */
 struct log_record {
-	char client[LOG_ADDR_MAX]; /* peer address text, or "-" */
+	char client[LOG_ADDR_MAX]; /* untrusted: client address text, or "-" */
 	const char *uid; /* the client's local uid, or NULL */
 	const char *user; /* untrusted: the authenticated user */
 	const char *target; /* untrusted, not terminated: escaped */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "version.h"
 
 #define OPTIONS_MAX_SECONDS (7 * 24 * 3600) /* a week */
 #define OPTIONS_HELP_COLUMN 33 /* where the help text of an option starts */
@@ -40,6 +41,7 @@ enum options_id {
 	OPT_REUSE,
 	OPT_NO_SPLICE,
 	OPT_LOG,
+	OPT_SANDBOX,
 	OPT_CONFIG,
 	OPT_HELP,
 	OPT_VERSION,
@@ -105,6 +107,9 @@ static const struct options_spec options_table[] = {
 	    "where log lines go: auto (the default: the\n"
 	    "journal under systemd, else stderr), journal,\n"
 	    "syslog or stderr" },
+	[OPT_SANDBOX] = { "sandbox", 'Z', "mode", 1,
+	    "full (seccomp and Landlock, the default),\n"
+	    "seccomp (a kernel without Landlock) or off" },
 	[OPT_CONFIG] = { "config", 'f', "file", 0,
 	    "read options from FILE, one per line, where\n"
 	    "this option stands: later options win;\n"
@@ -438,6 +443,10 @@ options_apply(enum options_id id, const char *arg, struct options *opt,
 		return 0;
 	case OPT_LOG:
 		return options_log_sink(arg, &opt->log_sink, why, size);
+	case OPT_SANDBOX:
+		if (sandbox_parse_mode(arg, &opt->sandbox) == 0)
+			return 0;
+		return options_why(why, size, "not full, seccomp or off");
 	case OPT_CONFIG:
 	case OPT_HELP:
 	case OPT_VERSION:
@@ -465,6 +474,7 @@ options_defaults(struct options *opt)
 	opt->max_children = 1024;
 	opt->spares = OPTIONS_SPARES_DEFAULT;
 	opt->reuse = 1;
+	opt->sandbox = SANDBOX_FULL;
 	opt->config = NULL;
 	opt->log_sink = LOG_SINK_AUTO;
 }

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "peer.h"
 #include "policy.h"
+#include "sandbox.h"
 
 #define OPTIONS_REALM_MAX 128
 #define OPTIONS_CONFIG_MAX (64 * 1024) /* bytes in a configuration file */
@@ -41,6 +42,7 @@ struct options {
 	size_t reuse; /* connections a spare serves in turn (1: one) */
 	const char *config; /* --config FILE, or NULL */
 	enum log_sink log_sink; /* --log */
+	enum sandbox_mode sandbox; /* --sandbox */
 };
 
 enum options_status {

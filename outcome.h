@@ -1,7 +1,8 @@
 /*
- * Every way a connection can end before or at the tunnel, as one enum.  The
- * parser, the policy and the dialer return these; reply.c maps each to its
- * HTTP status, reason key and RFC 9209 Proxy-Status error type in one table.
+ * Every way a connection can end before or at the tunnel, as one enum, and
+ * beside it the one table that gives each its HTTP status, reason key, body
+ * text and RFC 9209 Proxy-Status error type.  The parser, the policy and
+ * the dialer return these; the answer and the log line read the row.
  */
 #ifndef CONNECTD_OUTCOME_H
 #define CONNECTD_OUTCOME_H
@@ -41,6 +42,24 @@ enum outcome {
 	OUT_RESOURCES_EXHAUSTED,
 	OUT_CONFIG_ERROR,
 	OUT_INTERNAL_ERROR,
+	OUT_COUNT
 };
+
+/* What an outcome means to the client and to the log. */
+struct outcome_row {
+	int status; /* HTTP status; 0: never answered */
+	const char *phrase; /* the status line's reason phrase */
+	const char *reason; /* our key: body, Proxy-Status details and log */
+	const char *rfc9209; /* Proxy-Status error type */
+	const char *text; /* human text after the key in the body */
+	const char *rcode; /* DNS rcode for dns_error, or NULL */
+	const char *field; /* one more header line ending in CRLF, or NULL */
+};
+
+/* Indexed by enum outcome; every row is filled (tests/unit/outcome_test). */
+extern const struct outcome_row outcome_table[OUT_COUNT];
+
+/* The row of o; never NULL (an unknown value gets internal_error's). */
+const struct outcome_row *outcome_row(enum outcome o);
 
 #endif

@@ -71,6 +71,7 @@ static const char *const relay_end_names[] = {
 	[RELAY_END_IDLE_TIMEOUT] = "idle_timeout",
 	[RELAY_END_MAX_LIFETIME] = "max_lifetime",
 	[RELAY_END_ERROR] = "error",
+	[RELAY_END_REQUEST_TIMEOUT] = "timeout",
 };
 _Static_assert(
     NELEM(relay_end_names) == RELAY_END_COUNT, "every relay_end has a name");
@@ -205,7 +206,10 @@ relay_read_buf(struct relay_dir *d, short revents)
 	return RELAY_MORE;
 }
 
-/* Writes what d->dst takes from the buffer.  Returns RELAY_MORE or RELAY_DST_GONE. */
+/*
+ * Writes what d->dst takes from the buffer.  Returns RELAY_MORE or
+ * RELAY_DST_GONE.
+ */
 static enum relay_status
 relay_write_buf(struct relay_dir *d)
 {
@@ -391,7 +395,10 @@ relay_src_trouble(struct relay_dir *d, short revents)
 	return RELAY_MORE;
 }
 
-/* Moves bytes for one direction after poll; reports what ended it, if anything. */
+/*
+ * Moves bytes for one direction after poll; reports what ended it, if
+ * anything.
+ */
 static enum relay_status
 relay_step(struct relay_dir *d, int *moved)
 {

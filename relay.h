@@ -24,7 +24,10 @@ enum relay_side {
 	RELAY_TARGET,
 };
 
-/* Why a tunnel ended; relay_end_name() gives the log's word. */
+/*
+ * Why a connection ended, in its tunnel or while its request was read;
+ * relay_end_name() gives the log's word.
+ */
 enum relay_end {
 	RELAY_END_EOF, /* both directions passed their FIN */
 	RELAY_END_CLIENT_RESET, /* the client reset mid-stream */
@@ -34,6 +37,7 @@ enum relay_end {
 	RELAY_END_IDLE_TIMEOUT,
 	RELAY_END_MAX_LIFETIME,
 	RELAY_END_ERROR, /* poll(2) failed */
+	RELAY_END_REQUEST_TIMEOUT, /* --request-timeout, before a tunnel */
 	RELAY_END_COUNT
 };
 

@@ -1,7 +1,7 @@
 /*
- * The outcome table and the bytes connectd ever writes to a client on its
- * own behalf.  A status line, a few fixed fields and a one-line body: the
- * only text a client gets that did not come from its target.
+ * The bytes connectd ever writes to a client on its own behalf, from the
+ * outcome table's row: a status line, a few fixed fields and a one-line
+ * body, the only text a client gets that did not come from its target.
  */
 #include "reply.h"
 
@@ -12,126 +12,9 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "version.h"
 
 #define LINGER_MAX_BYTES (256 * 1024)
-
-struct reply_entry {
-	int status;
-	const char *phrase;
-	const char *reason; /* our key: body and log */
-	const char *rfc9209; /* Proxy-Status error type */
-	const char *text; /* human text after the key in the body */
-	const char *rcode; /* DNS rcode for dns_error, or NULL */
-};
-
-/* Indexed by enum outcome; reply_entry_for() checks every index exists. */
-static const struct reply_entry reply_table[] = {
-	[OUT_OK] = { 200, "Connection established", "ok", NULL, NULL },
-	[OUT_INCOMPLETE] = { 400, "Bad Request", "incomplete_request",
-	    "http_request_error", "the request head ended early" },
-	[OUT_NO_REQUEST] = { 0, NULL, "no_request", NULL, NULL },
-	[OUT_BAD_REQUEST_LINE] = { 400, "Bad Request", "bad_request_line",
-	    "http_request_error", "malformed request line" },
-	[OUT_BAD_TARGET] = { 400, "Bad Request", "bad_target",
-	    "http_request_error", "the target must be host:port" },
-	[OUT_BAD_PORT] = { 400, "Bad Request", "bad_port", "http_request_error",
-	    "the target port must be 1-65535" },
-	[OUT_BAD_HEADER] = { 400, "Bad Request", "bad_header",
-	    "http_request_error", "malformed header field" },
-	[OUT_BAD_HOST] = { 400, "Bad Request", "bad_host", "http_request_error",
-	    "missing, repeated or invalid Host" },
-	[OUT_REQUEST_CONTENT] = { 400, "Bad Request", "request_content",
-	    "http_request_error", "a CONNECT request has no content" },
-	[OUT_METHOD_NOT_ALLOWED] = { 405, "Method Not Allowed",
-	    "method_not_allowed", "http_request_error",
-	    "this proxy only tunnels with CONNECT" },
-	[OUT_METHOD_NOT_IMPLEMENTED] = { 501, "Not Implemented",
-	    "method_not_implemented", "http_request_error", "unknown method" },
-	[OUT_VERSION_NOT_SUPPORTED] = { 505, "HTTP Version Not Supported",
-	    "version_not_supported", "http_request_error",
-	    "only HTTP/1.0 and HTTP/1.1 are spoken" },
-	[OUT_TARGET_TOO_LONG] = { 414, "URI Too Long", "target_too_long",
-	    "http_request_error", "the request target is too long" },
-	[OUT_FIELD_TOO_LONG] = { 431, "Request Header Fields Too Large",
-	    "field_too_long", "http_request_error",
-	    "a header field line is too long" },
-	[OUT_TOO_MANY_FIELDS] = { 431, "Request Header Fields Too Large",
-	    "too_many_fields", "http_request_error", "too many header fields" },
-	[OUT_HEAD_TOO_LARGE] = { 431, "Request Header Fields Too Large",
-	    "head_too_large", "http_request_error",
-	    "the request head is too large" },
-	[OUT_REQUEST_TIMEOUT] = { 408, "Request Timeout", "request_timeout",
-	    "http_request_error", "the request head took too long" },
-	[OUT_UID_NOT_ALLOWED] = { 403, "Forbidden", "uid_not_allowed",
-	    "http_request_denied", "this proxy is not for your user" },
-	[OUT_AUTH_REQUIRED] = { 407, "Proxy Authentication Required",
-	    "auth_required", "http_request_denied",
-	    "valid proxy credentials are required" },
-	[OUT_BAD_CREDENTIALS] = { 400, "Bad Request", "bad_credentials",
-	    "http_request_error", "malformed Proxy-Authorization" },
-	[OUT_PORT_NOT_ALLOWED] = { 403, "Forbidden", "port_not_allowed",
-	    "http_request_denied", "the destination port is not allowed" },
-	[OUT_NAME_NOT_ALLOWED] = { 403, "Forbidden", "name_not_allowed",
-	    "http_request_denied", "the destination name is not allowed" },
-	[OUT_ADDRESS_NOT_ALLOWED] = { 403, "Forbidden",
-	    "destination_ip_prohibited", "destination_ip_prohibited",
-	    "the destination address is not allowed" },
-	/* RFC 9209 section 2.3.2: dns_error, with the DNS rcode. */
-	[OUT_DNS_NXDOMAIN] = { 502, "Bad Gateway", "dns_error", "dns_error",
-	    "the destination name does not exist", "NXDOMAIN" },
-	[OUT_DNS_NO_ADDRESS] = { 502, "Bad Gateway", "dns_error", "dns_error",
-	    "the destination name has no address", "NOERROR" },
-	[OUT_DNS_FAILURE] = { 502, "Bad Gateway", "dns_error", "dns_error",
-	    "the resolver failed or gave no answer" },
-	[OUT_DNS_TIMEOUT] = { 504, "Gateway Timeout", "dns_timeout",
-	    "dns_timeout", "the resolver did not answer in time" },
-	[OUT_CONNECTION_REFUSED] = { 502, "Bad Gateway", "connection_refused",
-	    "connection_refused", "the destination refused the connection" },
-	[OUT_DESTINATION_UNREACHABLE] = { 502, "Bad Gateway",
-	    "destination_ip_unroutable", "destination_ip_unroutable",
-	    "the destination is unreachable" },
-	/* Blocked by the host's own firewall or routes, or a firewall on
-	 * the path: the intermediary's configuration, not connectd's. */
-	[OUT_CONNECTION_BLOCKED] = { 502, "Bad Gateway", "connection_blocked",
-	    "destination_ip_prohibited",
-	    "a firewall or a route prohibits the destination" },
-	[OUT_CONNECTION_TIMEOUT] = { 504, "Gateway Timeout",
-	    "connection_timeout", "connection_timeout",
-	    "the destination did not answer in time" },
-	[OUT_RESOURCES_EXHAUSTED] = { 503, "Service Unavailable",
-	    "resources_exhausted", "proxy_internal_error",
-	    "the proxy is out of resources" },
-	[OUT_CONFIG_ERROR] = { 500, "Internal Server Error", "config_error",
-	    "proxy_configuration_error", "the proxy is misconfigured" },
-	[OUT_INTERNAL_ERROR] = { 500, "Internal Server Error", "internal_error",
-	    "proxy_internal_error", "the proxy failed" },
-};
-
-static const struct reply_entry *
-reply_entry_for(enum outcome o)
-{
-	if ((size_t)o >= NELEM(reply_table) || reply_table[o].reason == NULL)
-		return &reply_table[OUT_INTERNAL_ERROR];
-	return &reply_table[o];
-}
-
-int
-reply_status(enum outcome o)
-{
-	return reply_entry_for(o)->status;
-}
-
-const char *
-reply_reason(enum outcome o)
-{
-	return reply_entry_for(o)->reason;
-}
-
-const char *
-reply_rcode(enum outcome o)
-{
-	return reply_entry_for(o)->rcode;
-}
 
 int
 reply_ok(int fd, int64_t deadline)
@@ -145,7 +28,7 @@ reply_ok(int fd, int64_t deadline)
 
 /* The Proxy-Status member for e (RFC 9209 section 2). */
 static void
-reply_proxy_status(const struct reply_entry *e, char *buf, size_t size)
+reply_proxy_status(const struct outcome_row *e, char *buf, size_t size)
 {
 	/* details is a String; our keys need no escaping. */
 	if (e->rcode != NULL)
@@ -158,9 +41,9 @@ reply_proxy_status(const struct reply_entry *e, char *buf, size_t size)
 }
 
 int
-reply_error(int fd, enum outcome o, const char *extra, int64_t deadline)
+reply_error(
+    int fd, const struct outcome_row *e, const char *extra, int64_t deadline)
 {
-	const struct reply_entry *e = reply_entry_for(o);
 	char body[160], head[1024], status[128];
 	int blen, hlen;
 
@@ -181,8 +64,7 @@ reply_error(int fd, enum outcome o, const char *extra, int64_t deadline)
 	    "Content-Type: text/plain; charset=utf-8\r\n"
 	    "Content-Length: %d\r\n"
 	    "Connection: close\r\n\r\n",
-	    e->status, e->phrase, status,
-	    o == OUT_METHOD_NOT_ALLOWED ? "Allow: CONNECT\r\n" : "",
+	    e->status, e->phrase, status, e->field != NULL ? e->field : "",
 	    extra != NULL ? extra : "", blen);
 	if (hlen < 0 || (size_t)hlen >= sizeof(head)) {
 		errno = EOVERFLOW;

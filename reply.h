@@ -9,15 +9,6 @@
 
 #include "outcome.h"
 
-/* The HTTP status for outcome o; 0 for outcomes that are never answered. */
-int reply_status(enum outcome o);
-
-/* The short reason key for o, as in the body and the log ("dns_error"). */
-const char *reply_reason(enum outcome o);
-
-/* The DNS rcode behind a dns_error outcome ("NXDOMAIN"), else NULL. */
-const char *reply_rcode(enum outcome o);
-
 /*
  * Writes "HTTP/1.1 200 Connection established" with Proxy-Agent to fd, all
  * of it, by deadline.  Returns 0 or -1 with errno.
@@ -25,12 +16,13 @@ const char *reply_rcode(enum outcome o);
 int reply_ok(int fd, int64_t deadline);
 
 /*
- * Writes the error response for o (nothing if reply_status(o) is 0) to fd
- * by deadline, with extra (NULL, or whole header lines each ending in CRLF,
+ * Writes the error response for row (nothing if its status is 0) to fd by
+ * deadline, with extra (NULL, or whole header lines each ending in CRLF,
  * such as a Proxy-Authenticate challenge) among its fields.  Returns 0 or
  * -1 with errno.
  */
-int reply_error(int fd, enum outcome o, const char *extra, int64_t deadline);
+int reply_error(
+    int fd, const struct outcome_row *row, const char *extra, int64_t deadline);
 
 /*
  * Lingering close of the client after an error response: shuts down our

@@ -334,6 +334,29 @@ req_parse_authority(const char *s, size_t n, int need_port, struct request *req)
 	return OUT_OK;
 }
 
+/*
+ * CPython 3.12 and later send Host as an unbracketed IPv6 address with its
+ * port ("::1:8443"), which RFC 9110 section 7.2 does not allow.  Host is
+ * only checked, never used, so such a value is taken: an IPv6 address,
+ * alone or with ":port" after it.  The request line itself must still
+ * bracket an IPv6 address.
+ */
+static enum outcome
+req_check_bare_ipv6_host(const char *v, size_t n)
+{
+	const char *colon = memrchr(v, ':', n);
+	unsigned int port;
+
+	if (req_check_ipv6(v, n) == OUT_OK)
+		return OUT_OK;
+	if (colon == NULL || colon == v ||
+	    req_parse_port(colon + 1, (size_t)(v + n - colon - 1), &port) !=
+		OUT_OK)
+		return OUT_BAD_HOST;
+	return req_check_ipv6(v, (size_t)(colon - v)) == OUT_OK ? OUT_OK
+								: OUT_BAD_HOST;
+}
+
 /* RFC 9112 section 3: method SP request-target SP HTTP-version. */
 static enum outcome
 req_parse_request_line(const struct req_line *line, struct request *req)
@@ -399,7 +422,8 @@ req_apply_field(const char *name, size_t nlen, const char *v, size_t vlen,
 	if (req_name_is(name, nlen, "Host")) {
 		if (++req->cur.hosts > 1)
 			return OUT_BAD_HOST;
-		if (req_parse_authority(v, vlen, 0, NULL) != OUT_OK)
+		if (req_parse_authority(v, vlen, 0, NULL) != OUT_OK &&
+		    req_check_bare_ipv6_host(v, vlen) != OUT_OK)
 			return OUT_BAD_HOST;
 	} else if (req_name_is(name, nlen, "Content-Length")) {
 		return req_check_content_length(v, vlen);

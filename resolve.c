@@ -16,6 +16,18 @@
 
 #define RESOLVE_SIGNAL (SIGRTMIN + 1)
 
+/* One resolution's state; glibc's threads write into req[]. */
+struct resolve {
+	struct gaicb req[RESOLVE_NFAMILIES];
+	struct addrinfo hints[RESOLVE_NFAMILIES];
+	char service[8];
+	int fd; /* signalfd: readable on an answer */
+	int pending[RESOLVE_NFAMILIES]; /* still asking */
+	int err[RESOLVE_NFAMILIES]; /* getaddrinfo error, 0 on success */
+};
+
+static struct resolve resolve_state = { .fd = -1 };
+
 /* Blocks the completion signal so it queues for the signalfd. */
 static int
 resolve_signal_fd(void)
@@ -46,13 +58,19 @@ resolve_no_search(void)
 }
 
 int
-resolve_start(struct resolve *r, const char *host, unsigned int port)
+resolve_start(const char *host, unsigned int port)
 {
+	struct resolve *r = &resolve_state;
 	static const int family[RESOLVE_NFAMILIES] = { AF_INET6, AF_INET };
 	struct gaicb *list[RESOLVE_NFAMILIES];
 	struct sigevent sev;
 	int i;
 
+	/* A query glibc could not cancel may still write into r. */
+	if (r->pending[RESOLVE_V6] || r->pending[RESOLVE_V4]) {
+		errno = EBUSY;
+		return -1;
+	}
 	memset(r, 0, sizeof(*r));
 	snprintf(r->service, sizeof(r->service), "%u", port);
 	if (resolve_no_search() == -1 || (r->fd = resolve_signal_fd()) == -1)
@@ -84,8 +102,15 @@ resolve_start(struct resolve *r, const char *host, unsigned int port)
 }
 
 int
-resolve_collect(struct resolve *r)
+resolve_fd(void)
 {
+	return resolve_state.fd;
+}
+
+int
+resolve_collect(void)
+{
+	struct resolve *r = &resolve_state;
 	struct signalfd_siginfo si;
 	int i, done = 0;
 
@@ -105,10 +130,25 @@ resolve_collect(struct resolve *r)
 	return done;
 }
 
-int
-resolve_pending(const struct resolve *r)
+const struct addrinfo *
+resolve_answer(enum resolve_family f)
 {
-	return r->pending[RESOLVE_V6] || r->pending[RESOLVE_V4];
+	const struct resolve *r = &resolve_state;
+
+	return !r->pending[f] && r->err[f] == 0 ? r->req[f].ar_result : NULL;
+}
+
+int
+resolve_family_pending(enum resolve_family f)
+{
+	return resolve_state.pending[f];
+}
+
+int
+resolve_pending(void)
+{
+	return resolve_state.pending[RESOLVE_V6] ||
+	    resolve_state.pending[RESOLVE_V4];
 }
 
 /*
@@ -129,8 +169,9 @@ resolve_out_of_fds(const struct resolve *r)
 }
 
 enum outcome
-resolve_verdict(const struct resolve *r)
+resolve_verdict(void)
 {
+	const struct resolve *r = &resolve_state;
 	int i, nodata = 0, failure = 0;
 
 	for (i = 0; i < RESOLVE_NFAMILIES; i++) {
@@ -160,10 +201,11 @@ resolve_verdict(const struct resolve *r)
 	return nodata ? OUT_DNS_NO_ADDRESS : OUT_DNS_NXDOMAIN;
 }
 
-void
-resolve_end(struct resolve *r)
+int
+resolve_end(void)
 {
-	int i;
+	struct resolve *r = &resolve_state;
+	int i, left = 0;
 
 	for (i = 0; i < RESOLVE_NFAMILIES; i++) {
 		if (r->pending[i] && gai_cancel(&r->req[i]) == EAI_CANCELED)
@@ -173,7 +215,10 @@ resolve_end(struct resolve *r)
 			r->req[i].ar_result = NULL;
 		}
 	}
+	for (i = 0; i < RESOLVE_NFAMILIES; i++)
+		left |= r->pending[i];
 	if (r->fd != -1)
 		close(r->fd);
 	r->fd = -1;
+	return left;
 }

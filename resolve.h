@@ -17,46 +17,51 @@ enum resolve_family {
 	RESOLVE_NFAMILIES,
 };
 
-struct resolve {
-	struct gaicb req[RESOLVE_NFAMILIES];
-	struct addrinfo hints[RESOLVE_NFAMILIES];
-	char service[8];
-	int fd; /* signalfd: readable on an answer */
-	int pending[RESOLVE_NFAMILIES]; /* still asking */
-	int err[RESOLVE_NFAMILIES]; /* getaddrinfo error, 0 on success */
-};
-
 /*
- * Starts both queries for host and port.  host is looked up as written,
- * in /etc/hosts and as an absolute DNS name: the search list is turned off
- * for the process (LOCALDOMAIN is set empty).  r and host must stay valid
- * until resolve_end(): the resolver threads write into them.  Returns 0, or
+ * Starts both queries for host and port.  The resolver's state is this
+ * module's own: one resolution at a time per process.  host is looked up
+ * as written, in /etc/hosts and as an absolute DNS name: the search list is
+ * turned off for the process (LOCALDOMAIN is set empty).  host must stay
+ * valid until resolve_end(): the resolver threads read it.  Returns 0, or
  * -1 with errno (the caller answers 503).
  */
-int resolve_start(struct resolve *r, const char *host, unsigned int port);
+int resolve_start(const char *host, unsigned int port);
+
+/* The fd that turns readable when an answer arrives; -1 when idle. */
+int resolve_fd(void);
 
 /*
- * After r->fd turned readable (or at any time), collects finished queries.
- * Returns a bit mask (1 << family) of the families that finished now; their
- * answers are r->req[family].ar_result (owned by r) or r->err[family].
+ * After resolve_fd() turned readable (or at any time), collects finished
+ * queries.  Returns a bit mask (1 << family) of the families that finished
+ * now; resolve_answer() then gives their addresses.
  */
-int resolve_collect(struct resolve *r);
+int resolve_collect(void);
+
+/*
+ * The addresses a finished family's query gave, or NULL when it gave none
+ * or is not finished.  Owned by this module until resolve_end().
+ */
+const struct addrinfo *resolve_answer(enum resolve_family f);
+
+/* 1 while family f's query is still pending. */
+int resolve_family_pending(enum resolve_family f);
 
 /* 1 while any query is still pending. */
-int resolve_pending(const struct resolve *r);
+int resolve_pending(void);
 
 /*
  * The outcome for a name whose finished queries gave no address:
  * OUT_DNS_NXDOMAIN, OUT_DNS_NO_ADDRESS, OUT_DNS_FAILURE or
  * OUT_RESOURCES_EXHAUSTED.
  */
-enum outcome resolve_verdict(const struct resolve *r);
+enum outcome resolve_verdict(void);
 
 /*
  * Cancels what is pending and frees the answers.  A query glibc cannot
- * cancel keeps its thread until it ends; r stays untouched by us, and the
- * process exits soon after, which ends the thread too.
+ * cancel keeps its thread until it ends, writing only into this module's
+ * state, which stays untouched; the process exits soon after, which ends
+ * the thread too.  Returns 1 when such a query is left running, else 0.
  */
-void resolve_end(struct resolve *r);
+int resolve_end(void);
 
 #endif

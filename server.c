@@ -302,7 +302,8 @@ server_refuse(struct server *sv, int fd, enum server_refusal why, int err)
 	size_t n;
 
 	util_set_nonblock(fd);
-	if (reply_error(fd, OUT_RESOURCES_EXHAUSTED, NULL, util_now_ms()) == 0)
+	if (reply_error(fd, outcome_row(OUT_RESOURCES_EXHAUSTED), NULL,
+		util_now_ms()) == 0)
 		shutdown(fd, SHUT_WR);
 	while (read(fd, sink, sizeof(sink)) > 0)
 		;

@@ -9,8 +9,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CONNECTD_VERSION "0.1.0"
-
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Milliseconds on CLOCK_MONOTONIC: immune to wall-clock steps. */
@@ -37,7 +35,10 @@ int util_parse_int(const char *s, long long min, long long max, long long *out);
  */
 int util_parse_seconds(const char *s, int64_t max_ms, int64_t *out_ms);
 
-/* strlcpy(3): copies at most size-1 bytes, always terminates; returns strlen(src). */
+/*
+ * strlcpy(3): copies at most size-1 bytes, always terminates; returns
+ * strlen(src).
+ */
 size_t util_strlcpy(char *dst, const char *src, size_t size);
 
 /*

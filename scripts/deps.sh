@@ -2,7 +2,8 @@
 # Installs the Debian packages a profile needs, only those missing, and only
 # as root; otherwise prints the exact apt-get line and fails.
 #   scripts/deps.sh build   compiler, libsystemd, systemd-socket-activate
-#   scripts/deps.sh check   build + everything the test suite talks to
+#   scripts/deps.sh check   build + everything the test suite talks to,
+#                           the clients of tests/clients.bats included
 #   scripts/deps.sh bench   build + the peers and tools of make bench
 #   scripts/deps.sh systemd build + systemd-nspawn and debootstrap for
 #                           make check-systemd
@@ -11,7 +12,8 @@ set -eu
 build="gcc make pkg-config libc6-dev libsystemd-dev libcrypt-dev systemd"
 check="$build bats curl openssl netcat-openbsd python3 xinetd ucspi-tcp
 	mandoc clang valgrind iproute2 procps util-linux passwd nftables
-	socat"
+	socat wget openssh-server openssh-client git nodejs golang-go chromium
+	firefox-esr libnss3-tools stunnel4"
 bench="$build tinyproxy squid gnuplot-nox procps util-linux"
 systemd="$build systemd-container debootstrap"
 
@@ -28,6 +30,11 @@ for p in $want; do
 	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
 	[ "$status" = installed ] || missing="$missing $p"
 done
+# npm comes with nodejs from NodeSource, a package of its own in Debian
+# (which conflicts with NodeSource's nodejs): only wanted when missing.
+case " $want " in
+*" nodejs "*) command -v npm >/dev/null || missing="$missing npm" ;;
+esac
 [ -z "$missing" ] && exit 0
 
 line="apt-get install -y --no-install-recommends$missing"
@@ -41,10 +48,12 @@ export DEBIAN_FRONTEND=noninteractive
 # A fresh machine has no package lists yet; refresh them once.
 apt-get update -qq </dev/null
 $line -qq </dev/null
-# bench/run starts its own tinyproxy and squid on loopback, in the
-# foreground: the services that installing them just started are not wanted.
-for s in tinyproxy squid; do
-	case " $missing " in *" $s "*) ;; *) continue ;; esac
+# bench/run starts its own tinyproxy and squid on loopback, and
+# tests/clients.bats its own sshd, in the foreground: the services that
+# installing them just started are not wanted.
+for ps in tinyproxy:tinyproxy squid:squid openssh-server:ssh; do
+	p=${ps%%:*} s=${ps#*:}
+	case " $missing " in *" $p "*) ;; *) continue ;; esac
 	if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
 		systemctl disable --now "$s" >/dev/null 2>&1 || true
 	fi

@@ -567,7 +567,8 @@ _queued() {
 	# the listener (3) and the signalfd (4) fill a limit of 5, so the spare
 	# fd cannot be opened
 	FORK_WRAP=(prlimit --nofile=5: --)
-	start_fork --allow-port "$TPORT"
+	# Landlock needs two descriptors to be set up, and there is one
+	start_fork --sandbox=seccomp --allow-port "$TPORT"
 	ls -l "/proc/$SERVER_PID/fd"
 	(($(lowest_free_fd "$SERVER_PID") == 5)) || fail "the parent holds more than 5 fds"
 	bg waiting "$PY" "$TOOLS/client.py" --port "$PPORT" --tport "$TPORT" --request "$REQ" \

@@ -56,3 +56,13 @@ title_is() {
 	[[ $TITLE != *'['* ]] || fail "not clipped: $TITLE"
 	exec 5>&-
 }
+
+@test "a launcher's client address is escaped in the title, as in the log" {
+	"$PY" "$TOOLS/ucspi.py" --stderr ucspi.err --env $'TCPREMOTEIP=10.0.0.1\e[31m' \
+		--request 'CONNECT 127.0.0.1:1 HTTP/1.1\r\n' -- "$CONNECTD" --request-timeout 3 \
+		>ucspi.out 2>&1 &
+	_BG_PIDS+=("$!")
+	title_is '^connectd: 10\.0\.0\.1\\x1b\[31m:5555 \[request\]$'
+	wait_until 10 grep -aq 'connectd: client=10\.0\.0\.1\\x1b\[31m:5555 ' ucspi.err ||
+		fail "log: $(cat ucspi.err)"
+}

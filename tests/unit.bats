@@ -15,6 +15,14 @@ setup() {
 	[[ $output != *"not ok"* ]]
 }
 
+@test "outcome table: a filled row for every outcome, statuses and RFC 9209 types that agree" {
+	run "$top/tests/unit/outcome_test"
+	echo "$output" | grep -v '^ok' || true
+	[ "$status" -eq 0 ]
+	[[ $output == 1..* ]]
+	[[ $output != *"not ok"* ]]
+}
+
 @test "destination policy: rules, precedence and every default-denied range" {
 	run "$top/tests/unit/policy_test"
 	echo "$output" | grep -v '^ok' || true

@@ -6,6 +6,9 @@ The proxy is HOST:PORT or unix:PATH; the target is HOST:PORT, an echo server.
   client.py tunnel PROXY TARGET     status code; for a 200, one line echoed
                                     through the tunnel; exit 0 on 200 + echo
   client.py status PROXY TARGET     status code of the answer; exit 0
+  client.py violate PROXY TARGET    as status, with the header that makes a
+                                    connectd running tools/violate.so break
+                                    its sandbox (0: no answer came)
   client.py hold PROXY TARGET FILE  a tunnel that echoes a byte every 0.1 s,
                                     writing its state to FILE ("open N",
                                     then "end eof|reset|error N") until the
@@ -29,10 +32,10 @@ def dial(proxy, timeout=10.0):
     return socket.create_connection((host, int(port)), timeout=timeout)
 
 
-def connect(proxy, target):
+def connect(proxy, target, extra=b""):
     """Returns (socket, status code); status 0 when no answer came."""
     s = dial(proxy)
-    s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target.encode(), target.encode()))
+    s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (target.encode(), target.encode(), extra))
     head = b""
     while b"\r\n\r\n" not in head:
         try:
@@ -124,8 +127,19 @@ def cmd_burst(proxy, n, secs):
     return 0
 
 
+def cmd_violate(proxy, target):
+    try:
+        _, code = connect(proxy, target, b"X-Connectd-Test-Violate: 1\r\n")
+    except OSError as e:
+        print("error", e.errno)
+        return 1
+    print(code)
+    return 0
+
+
 def main(argv):
     cmds = {"tunnel": (cmd_tunnel, 2), "status": (cmd_status, 2),
+            "violate": (cmd_violate, 2),
             "hold": (cmd_hold, 3), "burst": (cmd_burst, 3)}
     if len(argv) < 2 or argv[1] not in cmds or len(argv) != cmds[argv[1]][1] + 2:
         sys.stderr.write(__doc__)

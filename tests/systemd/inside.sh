@@ -142,6 +142,24 @@ ok "connectd.socket: CONNECTD_BYTES_UP and CONNECTD_DURATION_MS on the tunnel's 
 		journalctl --no-pager -o verbose CONNECTD_STATUS=200 CONNECTD_TARGET=$ECHO | grep -q '^ *CONNECTD_DURATION_MS=[0-9]'"
 ok "connectd.socket: no failed units" no_failed_units
 
+# A connection that breaks the in-process sandbox: tools/violate.so, loaded
+# with a drop-in, calls execve(2) when the request carries its header.
+mkdir -p /etc/systemd/system/connectd@.service.d
+printf '%s\n' "[Service]" "Environment=LD_PRELOAD=/check/violate.so" \
+	>/etc/systemd/system/connectd@.service.d/violate.conf
+systemctl daemon-reload
+ok "sandbox: a control request through the shim still gets its tunnel" \
+	expect "200 echo" $CLIENT tunnel 127.0.0.1:8080 $ECHO
+ok "sandbox: a connection that calls execve gets no answer (killed)" \
+	expect 0 $CLIENT violate 127.0.0.1:8080 $ECHO
+ok "sandbox: the kill is logged: forbidden system call 59" \
+	poll 10 sh -c "journalctl --no-pager -o cat -u 'connectd@*' | grep -q 'sandbox: forbidden system call 59: killed'"
+ok "sandbox: systemd saw the instance die of SIGSYS" \
+	poll 10 sh -c "journalctl --no-pager -o cat | grep -q 'connectd@.*status=31/SYS'"
+rm /etc/systemd/system/connectd@.service.d/violate.conf
+systemctl daemon-reload
+systemctl reset-failed 'connectd@*' 2>/dev/null
+
 # socket_counts : connections connectd.socket accepted plus those it turned
 # away (MaxConnectionsPerSource=), and those still open
 socket_counts() {

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "../../policy.h"
-#include "../../reply.h"
+#include "../../outcome.h"
 
 struct addr_case {
 	const char *rules; /* "+allow -deny ..." separated by spaces */
@@ -245,7 +245,7 @@ run_addr_case(int n, const struct addr_case *c, const char *self)
 	printf("%s %d - addr %s with \"%s\"%s%s%s", ok ? "ok" : "not ok", n,
 	    c->addr, c->rules, c->opted_in ? " (name opted in)" : "",
 	    self != NULL ? ", self " : "", self != NULL ? self : "");
-	printf(ok ? "\n" : " (got %s)\n", reply_reason(got));
+	printf(ok ? "\n" : " (got %s)\n", outcome_row(got)->reason);
 	return ok;
 }
 
@@ -261,7 +261,8 @@ run_name_case(int n, const struct name_case *c)
 	ok = got == c->want && (got != OUT_OK || opted == c->opted_in);
 	printf("%s %d - name %s with \"%s\"", ok ? "ok" : "not ok", n, c->host,
 	    c->rules);
-	printf(ok ? "\n" : " (got %s, opted %d)\n", reply_reason(got), opted);
+	printf(ok ? "\n" : " (got %s, opted %d)\n", outcome_row(got)->reason,
+	    opted);
 	return ok;
 }
 

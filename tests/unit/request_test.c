@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../reply.h"
+#include "../../outcome.h"
 #include "../../request.h"
 #include "../../fuzz/request_same.h"
 
@@ -91,7 +91,6 @@ static const struct req_case cases[] = {
 	{ "HTTP/1.1x", "CONNECT a:1 HTTP/1.1x\r\n\r\n", OUT_BAD_REQUEST_LINE,
 	    NULL, 0 },
 	{ "empty line only", "\r\n\r\n", OUT_BAD_REQUEST_LINE, NULL, 0 },
-	{ "nul early", "CONN\0ECT", OUT_BAD_REQUEST_LINE, NULL, 0 },
 	{ "tls hello", "\x16\x03\x01\x02\x00\x01", OUT_BAD_REQUEST_LINE, NULL,
 	    0 },
 
@@ -158,6 +157,20 @@ static const struct req_case cases[] = {
 	{ "empty host value", "CONNECT a:1 HTTP/1.1\r\nHost:\r\n\r\n",
 	    OUT_BAD_HOST, NULL, 0 },
 	{ "content-length", "CONNECT a:1" H11 "", OUT_OK, "a", 1 },
+	/* CPython 3.12+: an unbracketed IPv6 Host, with or without a port. */
+	{ "host ipv6 unbracketed with port",
+	    "CONNECT [::1]:8443 HTTP/1.1\r\nHost: ::1:8443\r\n\r\n", OUT_OK,
+	    "::1", 8443 },
+	{ "host ipv6 unbracketed",
+	    "CONNECT [2001:db8::1]:443 HTTP/1.1\r\n"
+	    "Host: 2001:db8::1\r\n\r\n",
+	    OUT_OK, "2001:db8::1", 443 },
+	{ "host ipv6 unbracketed, bad address",
+	    "CONNECT [::1]:1 HTTP/1.1\r\nHost: ::g:1\r\n\r\n", OUT_BAD_HOST,
+	    NULL, 0 },
+	{ "host ipv6 unbracketed, port out of range",
+	    "CONNECT [::1]:1 HTTP/1.1\r\nHost: 1:2:3:4:5:6:7:8:99999\r\n\r\n",
+	    OUT_BAD_HOST, NULL, 0 },
 	{ "content-length 5",
 	    "CONNECT a:1 HTTP/1.0\r\nContent-Length: 5\r\n\r\n",
 	    OUT_REQUEST_CONTENT, NULL, 0 },
@@ -177,6 +190,20 @@ static const struct req_case cases[] = {
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
+/* Heads that hold a NUL on purpose, so strlen() cannot measure them. */
+static const struct {
+	const char *name;
+	const char *head;
+	size_t len;
+	enum outcome want;
+} binary_cases[] = {
+	{ "nul early", "CONN\0ECT", 8, OUT_BAD_REQUEST_LINE },
+	{ "nul in a field", "CONNECT a:1 HTTP/1.0\r\nX: a\0b\r\n\r\n", 32,
+	    OUT_BAD_HEADER },
+};
+
+#define NBINARY (sizeof(binary_cases) / sizeof(binary_cases[0]))
+
 static int tap_n; /* the last TAP line's number */
 
 static int
@@ -185,8 +212,8 @@ report(int ok, const char *name, const char *how, enum outcome got,
 {
 	printf("%s %d - %s%s", ok ? "ok" : "not ok", ++tap_n, name, how);
 	if (!ok)
-		printf(" (got %s, want %s)", reply_reason(got),
-		    reply_reason(want));
+		printf(" (got %s, want %s)", outcome_row(got)->reason,
+		    outcome_row(want)->reason);
 	printf("\n");
 	return ok;
 }
@@ -218,8 +245,7 @@ static int
 run_case(const struct req_case *c)
 {
 	struct request req;
-	/* Find the length ourselves: one row holds a NUL on purpose. */
-	size_t len = strcmp(c->name, "nul early") == 0 ? 8 : strlen(c->head);
+	size_t len = strlen(c->head);
 	enum outcome got = req_parse(c->head, len, &req);
 	int ok = got == c->want;
 
@@ -300,44 +326,66 @@ check_limit(const char *name, const char *buf, size_t len, enum outcome want)
 	return check_bytewise(name, buf, len) && ok;
 }
 
+/* Builds the start of a request line of n bytes that never ends. */
+static size_t
+request_line_of(char *buf, size_t n)
+{
+	memset(buf, 'a', n);
+	memcpy(buf, "CONNECT ", 8);
+	return n;
+}
+
+/*
+ * A cap: the head build(n) makes, less its last trim bytes (a head cut
+ * before its end), must give want.
+ */
+struct limit_case {
+	const char *name;
+	size_t (*build)(char *buf, size_t n);
+	size_t n, trim;
+	enum outcome want;
+};
+
 /* Every cap answers at the limit plus one byte and passes at the limit. */
+static const struct limit_case limits[] = {
+	{ "field line at limit", head_with_field, REQ_LINE_MAX, 0, OUT_OK },
+	{ "field line over", head_with_field, REQ_LINE_MAX + 1, 0,
+	    OUT_FIELD_TOO_LONG },
+	{ "field line over, unfinished", head_with_field, REQ_LINE_MAX + 1, 4,
+	    OUT_FIELD_TOO_LONG },
+	{ "fields at limit", head_with_fields, REQ_FIELDS_MAX, 0, OUT_OK },
+	{ "fields over", head_with_fields, REQ_FIELDS_MAX + 1, 0,
+	    OUT_TOO_MANY_FIELDS },
+	{ "head at limit", head_of_size, REQ_HEAD_MAX, 0, OUT_OK },
+	{ "head over", head_of_size, REQ_HEAD_MAX + 1, 0, OUT_HEAD_TOO_LARGE },
+	{ "head over, unfinished", head_of_size, REQ_HEAD_MAX + 1, 1,
+	    OUT_HEAD_TOO_LARGE },
+	{ "target at limit", head_with_target, REQ_TARGET_MAX, 0, OUT_OK },
+	{ "target over", head_with_target, REQ_TARGET_MAX + 1, 0,
+	    OUT_TARGET_TOO_LONG },
+	{ "request line over, unfinished", request_line_of, REQ_LINE_MAX + 1, 0,
+	    OUT_TARGET_TOO_LONG },
+	{ "request line at limit, unfinished", request_line_of,
+	    REQ_LINE_MAX + 1, 1, OUT_INCOMPLETE },
+};
+
+#define NLIMITS (sizeof(limits) / sizeof(limits[0]))
+
 static int
 run_limits(void)
 {
 	static char buf[REQ_HEAD_MAX * 2];
+	size_t i;
 	int ok = 1;
-	size_t n;
 
-	n = head_with_field(buf, REQ_LINE_MAX);
-	ok &= check_limit("field line at limit", buf, n, OUT_OK);
-	n = head_with_field(buf, REQ_LINE_MAX + 1);
-	ok &= check_limit("field line over", buf, n, OUT_FIELD_TOO_LONG);
-	ok &= check_limit(
-	    "field line over, unfinished", buf, n - 4, OUT_FIELD_TOO_LONG);
-	n = head_with_fields(buf, REQ_FIELDS_MAX);
-	ok &= check_limit("fields at limit", buf, n, OUT_OK);
-	n = head_with_fields(buf, REQ_FIELDS_MAX + 1);
-	ok &= check_limit("fields over", buf, n, OUT_TOO_MANY_FIELDS);
-	n = head_of_size(buf, REQ_HEAD_MAX);
-	ok &= check_limit("head at limit", buf, n, OUT_OK);
-	n = head_of_size(buf, REQ_HEAD_MAX + 1);
-	ok &= check_limit("head over", buf, n, OUT_HEAD_TOO_LARGE);
-	ok &= check_limit(
-	    "head over, unfinished", buf, REQ_HEAD_MAX, OUT_HEAD_TOO_LARGE);
-	n = head_with_target(buf, REQ_TARGET_MAX);
-	ok &= check_limit("target at limit", buf, n, OUT_OK);
-	n = head_with_target(buf, REQ_TARGET_MAX + 1);
-	ok &= check_limit("target over", buf, n, OUT_TARGET_TOO_LONG);
-	memset(buf, 'a', REQ_LINE_MAX + 1);
-	memcpy(buf, "CONNECT ", 8);
-	ok &= check_limit("request line over, unfinished", buf,
-	    REQ_LINE_MAX + 1, OUT_TARGET_TOO_LONG);
-	ok &= check_limit("request line at limit, unfinished", buf,
-	    REQ_LINE_MAX, OUT_INCOMPLETE);
+	for (i = 0; i < NLIMITS; i++) {
+		size_t n = limits[i].build(buf, limits[i].n);
+
+		ok &= check_limit(
+		    limits[i].name, buf, n - limits[i].trim, limits[i].want);
+	}
 	return ok;
 }
-
-#define LIMIT_CASES 12
 
 int
 main(void)
@@ -346,9 +394,13 @@ main(void)
 	int failed = 0;
 
 	/* Each row twice: whole, then byte by byte. */
-	printf("1..%zu\n", 2 * (NCASES + LIMIT_CASES));
+	printf("1..%zu\n", 2 * (NCASES + NBINARY + NLIMITS));
 	for (i = 0; i < NCASES; i++)
 		failed += !run_case(&cases[i]);
+	for (i = 0; i < NBINARY; i++)
+		failed += !check_limit(binary_cases[i].name,
+		    binary_cases[i].head, binary_cases[i].len,
+		    binary_cases[i].want);
 	failed += !run_limits();
 	return failed > 0;
 }

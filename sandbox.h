@@ -1,0 +1,69 @@
+/*
+ * The in-process sandbox, as OpenBSD daemons pledge and unveil: before the
+ * first byte of a request is read, connectd gives up what it will never
+ * need.  No new privileges, a seccomp filter built at compile time for the
+ * system calls of each role, Landlock limiting the filesystem to the files
+ * it still reads, and resource limits.  Applied in microseconds, under
+ * every launcher.
+ */
+#ifndef CONNECTD_SANDBOX_H
+#define CONNECTD_SANDBOX_H
+
+#include <stddef.h>
+
+#define SANDBOX_FILES_MAX 8 /* files given with sandbox_allow_file() */
+
+/* --sandbox: how much of the sandbox is required. */
+enum sandbox_mode {
+	SANDBOX_FULL, /* seccomp and Landlock, or refuse to serve */
+	SANDBOX_SECCOMP, /* seccomp only: the kernel has no Landlock */
+	SANDBOX_OFF, /* nothing: the launcher's confinement only */
+};
+
+/* Who is being confined: each role has its own filter and rules. */
+enum sandbox_role {
+	SANDBOX_CONNECTION, /* serves one client: launched, or a child */
+	SANDBOX_LISTENER, /* the high-rate parent: accepts and forks */
+};
+
+struct sandbox {
+	enum sandbox_mode mode;
+	int log_fd; /* where a violation is reported; -1: syslog */
+	int proc; /* reads /proc after start (--allow-uid) */
+	const char *files[SANDBOX_FILES_MAX]; /* more files read later */
+	size_t nfiles;
+};
+
+/*
+ * Starts sb in the given mode with no extra file; a violation is reported
+ * on log_fd, or to syslog when log_fd is -1 (never pass the client's fd).
+ */
+void sandbox_init(struct sandbox *sb, enum sandbox_mode mode, int log_fd);
+
+/*
+ * Lets the sandboxed process read path (an --auth-file, a --config file),
+ * which need not exist yet.  The string must outlive sb.  Returns 0, or -1
+ * with errno E2BIG past SANDBOX_FILES_MAX files.
+ */
+int sandbox_allow_file(struct sandbox *sb, const char *path);
+
+/*
+ * Parses a --sandbox value: "full", "seccomp" or "off".  Returns 0, or -1
+ * with errno EINVAL.
+ */
+int sandbox_parse_mode(const char *text, enum sandbox_mode *mode);
+
+/*
+ * Confines the calling process for its role, irreversibly: resource
+ * limits, no new privileges, Landlock (in SANDBOX_FULL mode) and the
+ * seccomp filter, whose forbidden calls are logged and kill the process.
+ * A child of a confined listener calls it again as a connection and is
+ * confined further.  Nothing is done in SANDBOX_OFF mode.  Returns 0, or -1
+ * with errno and a message in err (of errsize bytes) when the kernel lacks a
+ * feature the mode requires or a step fails: the caller must not serve.
+ * errno EMFILE or ENFILE means there was no descriptor to build it with.
+ */
+int sandbox_apply(const struct sandbox *sb, enum sandbox_role role, char *err,
+    size_t errsize);
+
+#endif

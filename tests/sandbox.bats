@@ -1,0 +1,244 @@
+#!/usr/bin/env bats
+# The in-process sandbox (issue 10): every connectd confines itself before
+# it reads a request, under every launcher; the high-rate parent and each
+# child have their own filters; a forbidden call is logged and kills the
+# process; Landlock leaves only the files connectd reads; a kernel without
+# a feature --sandbox requires gets a refusal, never an unconfined proxy.
+#
+# What the filter refuses is shown with tools/sandbox_check, which links
+# connectd's own sandbox.c and makes one call after confining itself: no
+# test-only way into connectd.  tools/nofeature plays a kernel without
+# Landlock or without seccomp filters.
+
+# shellcheck disable=SC2034 # read by bats
+BATS_TEST_TIMEOUT=60
+bats_require_minimum_version 1.5.0
+load helpers
+
+CHECK=$BATS_TEST_DIRNAME/tools/sandbox_check
+NOFEATURE=$BATS_TEST_DIRNAME/tools/nofeature
+REQ='CONNECT 127.0.0.1:{T} HTTP/1.1\r\nHost: 127.0.0.1:{T}\r\n\r\n'
+
+setup() {
+	common_setup
+	[[ -x $CHECK && -x $NOFEATURE ]] || fail "not built: $CHECK or $NOFEATURE (make check builds them)"
+}
+
+teardown() { common_teardown; }
+
+# idle_client : a client that connects to the proxy and sends nothing, so
+# its connectd waits for the request, already confined
+idle_client() {
+	bg idle "$PY" -c 'import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+time.sleep(30)' "$PPORT"
+}
+
+# status_field PID FIELD : a field of /proc/PID/status
+status_field() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
+
+# expect_confined PID FILTERS : PID has no_new_privs, FILTERS seccomp
+# filters, 64 descriptors at most and no core file
+expect_confined() {
+	local pid=$1
+	grep -E '^(NoNewPrivs|Seccomp|Seccomp_filters):' "/proc/$pid/status"
+	grep -E '^Max (open files|core file size)' "/proc/$pid/limits"
+	[[ $(status_field "$pid" NoNewPrivs) == 1 ]] || fail "$pid: no no_new_privs"
+	[[ $(status_field "$pid" Seccomp) == 2 ]] || fail "$pid: no seccomp filter"
+	[[ $(status_field "$pid" Seccomp_filters) == "$2" ]] ||
+		fail "$pid: $(status_field "$pid" Seccomp_filters) filters, want $2"
+	grep -Eq '^Max core file size +0 +0 ' "/proc/$pid/limits" || fail "$pid: core files allowed"
+}
+
+_has_child() { [[ -n $(pgrep -P "$1") ]]; }
+
+# expect_killed_for NR : the last run was killed by SIGSYS and logged NR
+expect_killed_for() {
+	echo "status $status: $output"
+	((status == 128 + 31)) || fail "not killed by SIGSYS"
+	[[ ${lines[0]} == applied ]] || fail "the sandbox was not applied"
+	grep -q "^connectd: sandbox: forbidden system call $1: killed$" <<<"$output" ||
+		fail "no log line for system call $1"
+	((${#lines[@]} == 2)) || fail "the forbidden call came back"
+}
+
+# wrap_connectd BODY : point CONNECTD at a script that execs BODY "$@"
+# with the real connectd as its last word (the PID stays the same)
+wrap_connectd() {
+	printf '#!/bin/sh\nexec %s %s "$@"\n' "$1" "$CONNECTD" >"$BATS_TEST_TMPDIR/wrapped"
+	chmod +x "$BATS_TEST_TMPDIR/wrapped"
+	CONNECTD=$BATS_TEST_TMPDIR/wrapped
+}
+
+# refused_without FEATURE LAUNCHER MODE LOG_RE : on a kernel without
+# FEATURE, connectd under LAUNCHER answers 500, logs LOG_RE and exits 1;
+# with --sandbox=MODE it serves
+refused_without() {
+	start_target echo
+	wrap_connectd "$NOFEATURE $1"
+	start_proxy "$2" --allow-port "$TPORT"
+	expect_error 500 internal_error "$REQ"
+	CASES_RUN=0
+	wait_log 1
+	log_lines | grep -q "$4" || fail "$(cat "$PROXY_LOG")"
+	grep -q ' died with code 1$' "$PROXY_LOG" || fail "$(cat "$PROXY_LOG")"
+	common_teardown || true
+	start_target echo
+	start_proxy "$2" --allow-port "$TPORT" "--sandbox=$3"
+	expect_tunnel "$REQ"
+	report_cases
+}
+
+@test "every launcher: connectd waits for the request already confined (no_new_privs, one filter, 64 fds, no core)" {
+	local launcher pid
+	start_target echo
+	for launcher in accept inetd inetd-fd2 tcpserver xinetd; do
+		echo "# $launcher"
+		start_proxy "$launcher" --allow-port "$TPORT"
+		idle_client
+		wait_connectd_count 1
+		pid=$(connectd_pids)
+		# the launcher's own limit was higher: 64 is ours
+		grep -Eq '^Max open files +64 +64 ' "/proc/$pid/limits" || fail "$launcher: not 64 fds"
+		expect_confined "$pid" 1
+		common_teardown || true
+		start_target echo
+	done
+}
+
+@test "a tunnel through the confined connectd works, with a name to resolve and --allow-uid and --auth-file to read" {
+	start_target echo
+	printf 'alice:%s\n' "$("$PY" "$TOOLS/hashpw.py" yescrypt secret)" >users
+	chmod 600 users
+	start_proxy accept --sandbox=full --allow-port "$TPORT" --allow-uid 0 \
+		--auth-file "$BATS_TEST_TMPDIR/users"
+	expect_tunnel "CONNECT localhost:{T} HTTP/1.1\r\nHost: localhost:{T}\r\nProxy-Authorization: Basic $(printf alice:secret | base64)\r\n\r\n"
+	report_cases
+	wait_log 1
+	log_lines | grep -q ' uid=0 user=alice .*status=200 ' || fail "$(cat "$PROXY_LOG")"
+}
+
+@test "high-rate mode: the parent has the listener's filter, each child adds the connection's" {
+	start_target echo
+	local pf=$BATS_TEST_TMPDIR/server.port parent child
+	PROXY_LOG=$BATS_TEST_TMPDIR/server.err
+	# activate.py --direct execs connectd: the PID stays the same
+	# shellcheck disable=SC2086 # CONNECTD_EXTRA is a list of options
+	bg server "$PY" "$TOOLS/activate.py" --direct --port-file "$pf" -- \
+		"$CONNECTD" --fork "${LAB_RULES[@]}" ${CONNECTD_EXTRA:-} --allow-port "$TPORT"
+	parent=$BG_PID
+	read_port_file "$pf" PPORT || fail "no listener: $(cat "$PROXY_LOG")"
+	idle_client
+	wait_until 10 _has_child "$parent" || fail "no child: $(cat "$PROXY_LOG")"
+	child=$(pgrep -P "$parent")
+	expect_confined "$parent" 1
+	expect_confined "$child" 2
+	grep -Eq '^Max open files +64 +64 ' "/proc/$child/limits" || fail "child: not 64 fds"
+	expect_tunnel "$REQ"
+	report_cases
+}
+
+@test "a forbidden call is logged and kills: execve, a packet socket, fork, a write open, an x32 call" {
+	run "$CHECK" execve
+	expect_killed_for 59
+	run "$CHECK" packet-socket
+	expect_killed_for 41
+	run "$CHECK" fork
+	expect_killed_for 56
+	run "$CHECK" write "$BATS_TEST_TMPDIR/new"
+	expect_killed_for 257
+	[[ ! -e $BATS_TEST_TMPDIR/new ]] || fail "the file was made"
+	run "$CHECK" x32
+	expect_killed_for $((0x40000000 + 39))
+}
+
+@test "signals: to itself allowed, to another process killed and the other process untouched" {
+	run "$CHECK" raise
+	echo "$output"
+	((status == 0)) && [[ ${lines[1]} == 'raise ok' ]]
+	bg victim sleep 30
+	local victim=$BG_PID
+	kill -STOP "$victim"
+	run "$CHECK" kill "$victim"
+	expect_killed_for 234
+	grep -q '^State:.*stopped' "/proc/$victim/status" || fail "the victim got the signal"
+	kill -CONT "$victim"
+}
+
+@test "roles: the listener may fork, a connection may not; an inet socket is fine in both" {
+	run "$CHECK" -l fork
+	echo "$output"
+	((status == 0)) && [[ ${lines[1]} == 'fork ok' ]]
+	run "$CHECK" inet-socket
+	((status == 0)) && [[ ${lines[1]} == 'socket ok' ]]
+	run "$CHECK" -l inet-socket
+	((status == 0)) && [[ ${lines[1]} == 'socket ok' ]]
+}
+
+@test "Landlock: the resolver's files and --auth-file read, nothing else (/etc/shadow, a file beside it)" {
+	echo secret >allowed
+	echo other >beside
+	run "$CHECK" read /etc/hosts
+	echo "$output"
+	[[ ${lines[1]} == 'open ok' ]]
+	run "$CHECK" read /etc/shadow
+	echo "$output"
+	[[ ${lines[1]} == 'open Permission denied' ]]
+	run "$CHECK" -A "$BATS_TEST_TMPDIR/allowed" read "$BATS_TEST_TMPDIR/allowed"
+	echo "$output"
+	[[ ${lines[1]} == 'open ok' ]]
+	run "$CHECK" -A "$BATS_TEST_TMPDIR/allowed" read "$BATS_TEST_TMPDIR/beside"
+	echo "$output"
+	[[ ${lines[1]} == 'open Permission denied' ]]
+	# the listener reads the directory, so that its children see a file
+	# replaced by rename(2)
+	run "$CHECK" -l -A "$BATS_TEST_TMPDIR/allowed" read "$BATS_TEST_TMPDIR/beside"
+	echo "$output"
+	[[ ${lines[1]} == 'open ok' ]]
+	# /proc only with --allow-uid
+	run "$CHECK" read /proc/self/uid_map
+	[[ ${lines[1]} == 'open Permission denied' ]]
+	run "$CHECK" -u read /proc/self/uid_map
+	[[ ${lines[1]} == 'open ok' ]]
+}
+
+@test "the violation goes to syslog when fd 2 is no place for it" {
+	printf 'import socket, sys\ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\ns.bind("/dev/log")\nopen(sys.argv[1], "w").close()\nopen(sys.argv[2], "wb").write(s.recv(1024))\n' >syslogd.py
+	# a private /dev with a syslog socket of our own
+	run unshare -m sh -c 'mount -t tmpfs tmpfs /dev &&
+		"$0" syslogd.py ready got & i=0
+		while [ ! -e ready ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+		"$1" -s execve 2>stderr; echo "exit $?"; wait' "$PY" "$CHECK"
+	echo "$output"
+	cat got
+	has_line 'exit 159'
+	grep -Eq '^<27>connectd\[[0-9]+\]: sandbox: forbidden system call 59: killed$' got
+	! grep -a connectd stderr || fail "wrote to fd 2"
+}
+
+@test "a kernel without Landlock: 500 and a log line, nothing served; --sandbox=seccomp serves" {
+	refused_without landlock accept seccomp \
+		'^connectd: sandbox: the kernel has no Landlock (disabled at boot): .*--sandbox=seccomp; not serving$'
+}
+
+@test "a kernel without seccomp filters: 500 and a log line; --sandbox=off serves" {
+	refused_without seccomp inetd off \
+		'^connectd: sandbox: seccomp filter: Invalid argument (a kernel without CONFIG_SECCOMP_FILTER); run with --sandbox=off to serve unconfined; not serving$'
+}
+
+@test "high-rate mode on a kernel without Landlock: the parent does not start, exit 1" {
+	local port
+	port=$(free_port)
+	wrap_connectd "$NOFEATURE landlock"
+	run timeout 10 "$CONNECTD" --listen "127.0.0.1:$port"
+	echo "$output"
+	((status == 1))
+	[[ $output == *'sandbox: the kernel has no Landlock (disabled at boot)'* ]]
+}
+
+@test "--sandbox takes full, seccomp or off; anything else is a usage error" {
+	run "$CONNECTD" --sandbox=strict
+	echo "$output"
+	((status == 2))
+	[[ $output == *'--sandbox strict: not full, seccomp or off'* ]]
+}

@@ -1,0 +1,3 @@
+module connectd/goget
+
+go 1.19

@@ -1,0 +1,95 @@
+/*
+ * The outcome table, row by row: every enum outcome has a filled row, its
+ * status and phrase agree, its RFC 9209 error type is one the RFC
+ * registers, and its reason key is a log word.  TAP output.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../../outcome.h"
+#include "../../util.h"
+
+/* The error types of RFC 9209 section 2.3 that connectd uses. */
+static const char *const known_types[] = { "http_request_error",
+	"http_request_denied", "destination_ip_prohibited", "dns_error",
+	"dns_timeout", "connection_refused", "destination_ip_unroutable",
+	"connection_timeout", "proxy_internal_error",
+	"proxy_configuration_error" };
+
+static int
+known_type(const char *t)
+{
+	size_t i;
+
+	for (i = 0; t != NULL && i < NELEM(known_types); i++)
+		if (strcmp(t, known_types[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* A log word: lowercase letters, digits and underscores. */
+static int
+log_word(const char *w)
+{
+	if (w == NULL || *w == '\0')
+		return 0;
+	for (; *w != '\0'; w++)
+		if (!islower((unsigned char)*w) &&
+		    !isdigit((unsigned char)*w) && *w != '_')
+			return 0;
+	return 1;
+}
+
+/* Why row r of outcome o is wrong, or NULL. */
+static const char *
+row_fault(enum outcome o, const struct outcome_row *r)
+{
+	if (r->reason == NULL)
+		return "no row";
+	if (!log_word(r->reason))
+		return "reason is not a log word";
+	if (o == OUT_OK)
+		return r->status == 200 ? NULL : "OUT_OK is not 200";
+	if (r->status == 0)
+		return o == OUT_NO_REQUEST ? NULL
+					   : "unanswered, but not no_request";
+	if (r->status < 400 || r->status > 599)
+		return "an error status outside 4xx and 5xx";
+	if (r->phrase == NULL || r->text == NULL)
+		return "no reason phrase or body text";
+	if (!known_type(r->rfc9209))
+		return "not an RFC 9209 error type";
+	if (r->field != NULL &&
+	    (strlen(r->field) < 2 ||
+		strcmp(r->field + strlen(r->field) - 2, "\r\n") != 0))
+		return "extra field does not end in CRLF";
+	return NULL;
+}
+
+int
+main(void)
+{
+	int o, failed = 0;
+
+	printf("1..%d\n", OUT_COUNT + 1);
+	for (o = 0; o < OUT_COUNT; o++) {
+		const char *why = row_fault((enum outcome)o, &outcome_table[o]);
+
+		printf("%s %d - outcome %d (%s)%s%s\n", why ? "not ok" : "ok",
+		    o + 1, o,
+		    outcome_table[o].reason ? outcome_table[o].reason : "-",
+		    why ? ": " : "", why ? why : "");
+		failed += why != NULL;
+	}
+	/* An out-of-range value is answered as internal_error, never read. */
+	if (strcmp(outcome_row((enum outcome)OUT_COUNT)->reason,
+		"internal_error") != 0) {
+		printf("not ok %d - out of range\n", OUT_COUNT + 1);
+		failed++;
+	} else {
+		printf(
+		    "ok %d - out of range is internal_error\n", OUT_COUNT + 1);
+	}
+	return failed > 0;
+}
