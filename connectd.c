@@ -468,6 +468,24 @@ session_wipe(struct session *s)
 }
 
 /*
+ * The exit status for how server_run() or server_next() returned, or -1
+ * in a child with a connection to serve.
+ */
+static int
+exit_status(enum server_status st)
+{
+	switch (st) {
+	case SERVER_CHILD:
+		return -1;
+	case SERVER_STOPPED:
+		return EXIT_SUCCESS;
+	case SERVER_FAILED:
+		return EXIT_FAILURE;
+	}
+	return EXIT_FAILURE;
+}
+
+/*
  * Serves the connections of one child: one, or with --reuse up to that
  * many in turn while each leaves nothing behind.  Returns the exit status.
  */
@@ -493,14 +511,8 @@ serve_child(struct session *s, int conn)
 		if (rc != EXIT_SUCCESS || !reuse || !reuse_clean(s, &before))
 			return rc;
 		session_wipe(s);
-		switch (server_next(&conn)) {
-		case SERVER_CHILD:
-			break;
-		case SERVER_STOPPED:
-			return EXIT_SUCCESS;
-		case SERVER_FAILED:
-			return EXIT_FAILURE;
-		}
+		if ((rc = exit_status(server_next(&conn))) != -1)
+			return rc;
 	}
 }
 
@@ -513,7 +525,7 @@ serve_listener(struct session *s, int lfd, const char *err)
 {
 	struct server_limits lim = { s->opt.max_children, s->opt.spares,
 		s->opt.reuse };
-	int conn;
+	int conn, rc;
 
 	if (lfd == -1) {
 		log_warnx("%s", err);
@@ -521,14 +533,8 @@ serve_listener(struct session *s, int lfd, const char *err)
 	}
 	if (confine(s, SANDBOX_LISTENER) != OUT_OK)
 		return EXIT_FAILURE;
-	switch (server_run(lfd, &lim, &conn)) {
-	case SERVER_CHILD:
-		break;
-	case SERVER_STOPPED:
-		return EXIT_SUCCESS;
-	case SERVER_FAILED:
-		return EXIT_FAILURE;
-	}
+	if ((rc = exit_status(server_run(lfd, &lim, &conn))) != -1)
+		return rc;
 	return serve_child(s, conn);
 }
 
