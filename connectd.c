@@ -61,7 +61,8 @@ struct session {
 struct reuse_base {
 	struct rlimit lim[RLIM_NLIMITS];
 	int fds; /* open fds below probe_max, the log's own left out */
-	int probe_max; /* fds probed: the highest open one, plus room */
+	int probe_max; /* fds probed: the client's, plus room */
+	int taken; /* the snapshot was taken */
 };
 
 /*
@@ -383,13 +384,24 @@ confine(struct session *s, enum sandbox_role role)
 }
 
 /* Serves the client confined, or refuses it when it cannot be. */
-static int
-serve_confined(struct session *s)
+/*
+ * Confines this process as a connection, once: a reused child stays under
+ * the filter it applied first.  Returns as confine().
+ */
+static enum outcome
+confine_once(struct session *s)
 {
-	/* A reused child stays under the filter it applied first. */
 	enum outcome o = s->confined ? OUT_OK : confine(s, SANDBOX_CONNECTION);
 
 	s->confined = o == OUT_OK;
+	return o;
+}
+
+static int
+serve_confined(struct session *s)
+{
+	enum outcome o = confine_once(s);
+
 	if (o == OUT_OK)
 		return serve(s);
 	refuse(s, o, outcome_row(o));
@@ -426,6 +438,7 @@ reuse_snapshot(struct reuse_base *b, int probe_max)
 			return -1;
 	b->probe_max = probe_max;
 	b->fds = count_fds(probe_max);
+	b->taken = 1;
 	return 0;
 }
 
@@ -441,7 +454,7 @@ reuse_clean(const struct session *s, const struct reuse_base *before)
 {
 	struct reuse_base now;
 
-	if (s->resolved || !s->confined ||
+	if (!before->taken || s->resolved || !s->confined ||
 	    reuse_snapshot(&now, before->probe_max) == -1 ||
 	    now.fds != before->fds)
 		return 0;
@@ -492,21 +505,25 @@ exit_status(enum server_status st)
 static int
 serve_child(struct session *s, int conn)
 {
-	struct reuse_base before = { .fds = 0 };
+	struct reuse_base before = { .taken = 0 };
 	int rc, reuse = s->opt.reuse > 1;
 
-	/* The client's fd is the newest: a leak would come after it. */
-	if (reuse && reuse_snapshot(&before, conn + 1 + REUSE_FD_ROOM) == -1) {
-		server_retire();
-		reuse = 0;
-	}
-	/* The connection's fd is not counted as the child's own. */
-	before.fds--;
 	for (;;) {
 		s->start_ms = util_now_ms();
 		rc = EXIT_SUCCESS;
-		if (launch_accepted(&s->client, conn) != LAUNCH_CLIENT_GONE)
-			rc = serve_confined(s);
+		if (launch_accepted(&s->client, conn) == LAUNCH_CLIENT_GONE) {
+			close(conn);
+			return rc;
+		}
+		/*
+		 * The baseline is taken once confined (the sandbox sets
+		 * limits), with the client's fd, the newest: a leak would
+		 * take a number after it.
+		 */
+		if (reuse && !before.taken && confine_once(s) == OUT_OK &&
+		    reuse_snapshot(&before, conn + 1 + REUSE_FD_ROOM) == 0)
+			before.fds--; /* the client's is not the child's own */
+		rc = serve_confined(s);
 		close(conn);
 		if (rc != EXIT_SUCCESS || !reuse || !reuse_clean(s, &before))
 			return rc;

@@ -796,13 +796,3 @@ server_next(int *conn)
 		log_warn("spare: telling the parent");
 	return server_spare_wait(sv, conn);
 }
-
-void
-server_retire(void)
-{
-	struct server *sv = &server_state;
-
-	if (sv->reuse_left > 0)
-		server_spare_close(sv);
-	sv->reuse_left = 0;
-}

@@ -58,11 +58,4 @@ server_run(int lfd, const struct server_limits *lim, int *conn);
  */
 enum server_status server_next(int *conn);
 
-/*
- * In a child that must not serve again (its last connection left
- * something behind): drops the listener and the pipes to the parent, so
- * server_next() returns SERVER_STOPPED.
- */
-void server_retire(void);
-
 #endif

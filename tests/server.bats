@@ -975,7 +975,8 @@ one_tunnel() {
 	hold h 1
 	local hpid=$HOLD_PID
 	expect_live_children 1
-	prlimit --pid "$b" --nofile=512:
+	# (lowered: the sandbox caps descriptors at 64)
+	prlimit --pid "$b" --nofile=48:
 	release h "$hpid"
 	((status == 0)) || fail "the held tunnel broke"
 	wait_until 10 _exited "$b" || fail "the child $b was reused after its limit changed"
