@@ -5,6 +5,7 @@
  * relays until both directions are done, logs one line and exits.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -33,6 +35,8 @@
 #define EXIT_USAGE 2
 #define REPLY_WRITE_MS 5000 /* to write our answer to a slow reader */
 #define LINGER_MS 2000 /* to drain a refused client's input */
+#define REUSE_FD_ROOM                                                          \
+	16 /* --reuse: how far above the client a leak is sought */
 #define SHOWN_TARGET_MAX 300 /* the target in the process title, escaped */
 
 /* One connection, from accept to the log line. */
@@ -54,6 +58,16 @@ struct session {
 	char user[AUTH_USER_MAX]; /* the authenticated user, for the log */
 	char uid[24]; /* the client's local uid, for the log */
 	int log_syslog; /* fd 2 is no place for the log */
+	int resolved; /* a name went to the resolver (--reuse: no more) */
+	int confined; /* the sandbox is applied (once per process) */
+};
+
+/* What a child of --reuse was like before its first connection. */
+struct reuse_base {
+	struct rlimit lim[RLIM_NLIMITS];
+	int fds; /* open fds below probe_max, the log's own left out */
+	int probe_max; /* fds probed: the client's, plus room */
+	int taken; /* the snapshot was taken */
 };
 
 /* What one wait for the client's bytes came to. */
@@ -320,6 +334,7 @@ check_and_dial(struct session *s)
 	t0 = util_now_ms();
 	dial.host = s->req.host;
 	dial.numeric = s->req.host_kind != REQ_HOST_NAME;
+	s->resolved = !dial.numeric;
 	dial.port = s->req.port;
 	dial.filter = &filter;
 	dial.deadline = t0 + s->opt.connect_timeout_ms;
@@ -509,15 +524,153 @@ confine(struct session *s, enum sandbox_role role)
 }
 
 /* Serves the client confined, or refuses it when it cannot be. */
+/*
+ * Confines this process as a connection, once: a reused child stays under
+ * the filter it applied first.  Returns as confine().
+ */
+static enum outcome
+confine_once(struct session *s)
+{
+	enum outcome o = s->confined ? OUT_OK : confine(s, SANDBOX_CONNECTION);
+
+	s->confined = o == OUT_OK;
+	return o;
+}
+
 static int
 serve_confined(struct session *s)
 {
-	enum outcome o = confine(s, SANDBOX_CONNECTION);
+	enum outcome o = confine_once(s);
 
 	if (o == OUT_OK)
 		return serve(s);
 	refuse(s, o, outcome_row(o));
 	return o == OUT_RESOURCES_EXHAUSTED ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/*
+ * Counts the open fds below max, the log's own aside, with fcntl(2): the
+ * sandbox lets a connection neither list /proc nor open it.
+ */
+static int
+count_fds(int max)
+{
+	int fd, n = 0;
+
+	for (fd = 0; fd < max; fd++)
+		if (fd != log_fd() && fcntl(fd, F_GETFD) != -1)
+			n++;
+	return n;
+}
+
+/*
+ * Takes what reuse_clean() compares against: the limits, and the fds open
+ * below probe_max (a leaked fd takes the lowest free number, so it falls
+ * below the client's fd plus some room).  0, or -1 with errno.
+ */
+static int
+reuse_snapshot(struct reuse_base *b, int probe_max)
+{
+	int i;
+
+	for (i = 0; i < RLIM_NLIMITS; i++)
+		if (getrlimit((__rlimit_resource_t)i, &b->lim[i]) == -1)
+			return -1;
+	b->probe_max = probe_max;
+	b->fds = count_fds(probe_max);
+	b->taken = 1;
+	return 0;
+}
+
+/*
+ * Whether a child of --reuse may serve again after s, its fds closed:
+ * conservatively no once a name went to the resolver (getaddrinfo_a(3)
+ * leaves a thread behind; no other code starts one), or with an fd (the
+ * log's own aside) or a resource limit that was not there before its
+ * first connection, or when it could not be confined.
+ */
+static int
+reuse_clean(const struct session *s, const struct reuse_base *before)
+{
+	struct reuse_base now;
+
+	if (!before->taken || s->resolved || !s->confined ||
+	    reuse_snapshot(&now, before->probe_max) == -1 ||
+	    now.fds != before->fds)
+		return 0;
+	return memcmp(now.lim, before->lim, sizeof(now.lim)) == 0;
+}
+
+/*
+ * Wipes what one connection left in this process for the next one: the
+ * session (the options, the log's sink and whether the sandbox is on
+ * aside) and the relay's buffers.
+ */
+static void
+session_wipe(struct session *s)
+{
+	struct options opt = s->opt;
+	int confined = s->confined, log_syslog = s->log_syslog;
+
+	explicit_bzero(s, sizeof(*s));
+	s->opt = opt;
+	s->confined = confined;
+	s->log_syslog = log_syslog;
+	s->dial.fd = -1;
+	relay_wipe();
+}
+
+/*
+ * The exit status for how server_run() or server_next() returned, or -1
+ * in a child with a connection to serve.
+ */
+static int
+exit_status(enum server_status st)
+{
+	switch (st) {
+	case SERVER_CHILD:
+		return -1;
+	case SERVER_STOPPED:
+		return EXIT_SUCCESS;
+	case SERVER_FAILED:
+		return EXIT_FAILURE;
+	}
+	return EXIT_FAILURE;
+}
+
+/*
+ * Serves the connections of one child: one, or with --reuse up to that
+ * many in turn while each leaves nothing behind.  Returns the exit status.
+ */
+static int
+serve_child(struct session *s, int conn)
+{
+	struct reuse_base before = { .taken = 0 };
+	int rc, reuse = s->opt.reuse > 1;
+
+	for (;;) {
+		s->start_ms = util_now_ms();
+		rc = EXIT_SUCCESS;
+		if (launch_accepted(&s->client, conn) == LAUNCH_CLIENT_GONE) {
+			close(conn);
+			return rc;
+		}
+		/*
+		 * The baseline is taken once confined (the sandbox sets
+		 * limits), with the client's fd, the newest: a leak would
+		 * take a number after it.
+		 */
+		if (reuse && !before.taken && confine_once(s) == OUT_OK &&
+		    reuse_snapshot(&before, conn + 1 + REUSE_FD_ROOM) == 0)
+			before.fds--; /* the client's is not the child's own */
+		rc = serve_confined(s);
+		close(conn);
+		if (rc != EXIT_SUCCESS || !reuse || !reuse_clean(s, &before))
+			return rc;
+		session_wipe(s);
+		if ((rc = exit_status(server_next(&conn))) != -1)
+			return rc;
+	}
 }
 
 /*
@@ -527,7 +680,9 @@ serve_confined(struct session *s)
 static int
 serve_listener(struct session *s, int lfd, const char *err)
 {
-	int conn;
+	struct server_limits lim = { s->opt.max_children, s->opt.spares,
+		s->opt.reuse };
+	int conn, rc;
 
 	if (lfd == -1) {
 		log_warnx("%s", err);
@@ -535,18 +690,9 @@ serve_listener(struct session *s, int lfd, const char *err)
 	}
 	if (confine(s, SANDBOX_LISTENER) != OUT_OK)
 		return EXIT_FAILURE;
-	switch (server_run(lfd, s->opt.max_children, &conn)) {
-	case SERVER_CHILD:
-		break;
-	case SERVER_STOPPED:
-		return EXIT_SUCCESS;
-	case SERVER_FAILED:
-		return EXIT_FAILURE;
-	}
-	s->start_ms = util_now_ms();
-	if (launch_accepted(&s->client, conn) == LAUNCH_CLIENT_GONE)
-		return EXIT_SUCCESS;
-	return serve_confined(s);
+	if ((rc = exit_status(server_run(lfd, &lim, &conn))) != -1)
+		return rc;
+	return serve_child(s, conn);
 }
 
 /*

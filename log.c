@@ -378,3 +378,9 @@ log_record(const struct log_record *r)
 	    LOG_TRIED_MAX);
 	log_emit(LOG_INFO, l.buf, &l);
 }
+
+int
+log_fd(void)
+{
+	return log_journal_fd;
+}

@@ -60,4 +60,10 @@ void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Writes the closing line for one connection. */
 void log_record(const struct log_record *r);
 
+/*
+ * The journal socket the log keeps open once it has sent a record, or -1:
+ * a descriptor of the log's own, not one a connection left behind.
+ */
+int log_fd(void);
+
 #endif

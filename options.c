@@ -40,6 +40,8 @@ enum options_id {
 	OPT_PROXY_PROTOCOL,
 	OPT_PROXY_PROTOCOL_FROM,
 	OPT_SEND_PROXY,
+	OPT_SPARES,
+	OPT_REUSE,
 	OPT_NO_SPLICE,
 	OPT_LOG,
 	OPT_SANDBOX,
@@ -104,6 +106,13 @@ static const struct options_spec options_table[] = {
 	[OPT_SEND_PROXY] = { "send-proxy", 's', "version", 1,
 	    "send a PROXY header, v1 or v2, with the\n"
 	    "client's address to each target" },
+	[OPT_SPARES] = { "spares", 'k', "count", 1,
+	    "children forked ahead, each waiting in\n"
+	    "accept(2) for one connection (0 to 64,\n"
+	    "default 4; they count as children)" },
+	[OPT_REUSE] = { "reuse", 'U', "count", 1,
+	    "a spare serves up to COUNT connections one\n"
+	    "after another, wiped between them (default 1)" },
 	[OPT_NO_SPLICE] = { "no-splice", 'S', NULL, 1,
 	    "relay through a user-space buffer,\nnot splice(2)" },
 	[OPT_LOG] = { "log", 'o', "sink", 1,
@@ -328,6 +337,19 @@ options_count(const char *arg, size_t *out, char *why, size_t size)
 }
 
 static int
+options_spares(const char *arg, size_t *out, char *why, size_t size)
+{
+	long long v;
+
+	if (util_parse_int(arg, 0, OPTIONS_SPARES_MAX, &v) == -1)
+		return options_why(why, size,
+		    errno == ERANGE ? "out of range: 0 to 64"
+				    : "not a whole number");
+	*out = (size_t)v;
+	return 0;
+}
+
+static int
 options_rule(
     struct options *opt, int allow, const char *arg, char *why, size_t size)
 {
@@ -454,6 +476,10 @@ options_apply(enum options_id id, const char *arg, struct options *opt,
 		return options_proxy_from(opt, arg, why, size);
 	case OPT_SEND_PROXY:
 		return options_send_proxy(arg, &opt->send_proxy, why, size);
+	case OPT_SPARES:
+		return options_spares(arg, &opt->spares, why, size);
+	case OPT_REUSE:
+		return options_count(arg, &opt->reuse, why, size);
 	case OPT_NO_SPLICE:
 		opt->no_splice = 1;
 		return 0;
@@ -491,6 +517,8 @@ options_defaults(struct options *opt)
 	opt->listen = NULL;
 	opt->fork = 0;
 	opt->max_children = 1024;
+	opt->spares = OPTIONS_SPARES_DEFAULT;
+	opt->reuse = 1;
 	opt->sandbox = SANDBOX_FULL;
 	opt->config = NULL;
 	opt->log_sink = LOG_SINK_AUTO;

@@ -20,6 +20,8 @@
 #define OPTIONS_REALM_MAX 128
 #define OPTIONS_CONFIG_MAX (64 * 1024) /* bytes in a configuration file */
 #define OPTIONS_CONFIG_LINE_MAX 4096
+#define OPTIONS_SPARES_MAX 64 /* --spares: children forked ahead */
+#define OPTIONS_SPARES_DEFAULT 4 /* measured: see the man page */
 
 struct options {
 	int64_t request_timeout_ms;
@@ -39,6 +41,8 @@ struct options {
 	const char *listen; /* --listen ADDR:PORT, or NULL */
 	int fork; /* --fork: serve a listening socket handed over */
 	size_t max_children; /* live children in the high-rate mode */
+	size_t spares; /* children forked ahead in that mode */
+	size_t reuse; /* connections a spare serves in turn (1: one) */
 	const char *config; /* --config FILE, or NULL */
 	enum log_sink log_sink; /* --log */
 	enum sandbox_mode sandbox; /* --sandbox */

@@ -49,8 +49,10 @@ struct relay_dir {
 	enum relay_flow flow;
 	char *buf;
 	size_t off, len; /* bytes waiting in buf[off .. off+len) */
-	int pipe[2]; /* splice pipe, or -1: this direction only copies */
+	int allow_splice; /* both ends are sockets and splicing is on */
+	int pipe[2]; /* splice pipe, or -1: not (yet) made */
 	size_t pipe_cap; /* what the pipe holds */
+	int pipe_grown; /* asked for RELAY_PIPE_SIZE already */
 	size_t in_pipe; /* bytes waiting in the pipe */
 	int pipe_full; /* the pipe took nothing: wait for it to drain */
 	int src_parked; /* src hung up while we could not read: skip it */
@@ -75,6 +77,13 @@ _Static_assert(
     NELEM(relay_end_names) == RELAY_END_COUNT, "every relay_end has a name");
 
 static char relay_up_buf[RELAY_BUF_SIZE], relay_down_buf[RELAY_BUF_SIZE];
+
+void
+relay_wipe(void)
+{
+	explicit_bzero(relay_up_buf, sizeof(relay_up_buf));
+	explicit_bzero(relay_down_buf, sizeof(relay_down_buf));
+}
 
 const char *
 relay_end_name(enum relay_end end)
@@ -239,6 +248,49 @@ relay_may_read(const struct relay_dir *d)
 }
 
 /*
+ * Gives d a pipe for splice(2) once it has moved RELAY_SPLICE_AFTER bytes
+ * by copying, at the kernel's default size: a short tunnel never pays for
+ * a pipe, and a long one gets it before the copies cost more than the two
+ * pipe2(2) calls and the closes.  Returns 0 when d has a pipe, -1 when it
+ * copies on (too early, not allowed, or no fds left: then for good).
+ */
+static int
+relay_want_pipe(struct relay_dir *d)
+{
+	int size;
+
+	if (d->pipe[0] != -1)
+		return 0;
+	if (!d->allow_splice || d->bytes < RELAY_SPLICE_AFTER)
+		return -1;
+	if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
+		d->pipe[0] = d->pipe[1] = -1;
+		d->allow_splice = 0;
+		return -1;
+	}
+	size = fcntl(d->pipe[1], F_GETPIPE_SZ);
+	d->pipe_cap = size > 0 ? (size_t)size : 4096;
+	return 0;
+}
+
+/*
+ * Grows d's pipe up to RELAY_PIPE_SIZE once the direction has moved
+ * RELAY_GROW_AFTER bytes: a larger pipe means fewer calls per megabyte,
+ * but its pages and its share of the user's pipe quota are only worth it
+ * for a bulk transfer.  Beyond /proc/sys/fs/pipe-max-size (or the quota)
+ * the kernel refuses and the pipe keeps its size.
+ */
+static void
+relay_grow_pipe(struct relay_dir *d)
+{
+	int size = fcntl(d->pipe[1], F_SETPIPE_SZ, RELAY_PIPE_SIZE);
+
+	d->pipe_grown = 1;
+	if (size > 0)
+		d->pipe_cap = (size_t)size;
+}
+
+/*
  * Moves the mode on once the bytes of the last one are out: a drained
  * pipe at a mark lets read(2) cross it, and a drained buffer goes back to
  * splicing when the direction has a pipe.
@@ -248,8 +300,12 @@ relay_settle(struct relay_dir *d)
 {
 	if (d->mode == RELAY_TO_MARK && d->in_pipe == 0)
 		d->mode = RELAY_AT_MARK;
-	else if (d->mode == RELAY_COPY && d->len == 0 && d->pipe[0] != -1)
+	else if (d->mode == RELAY_COPY && d->len == 0 &&
+	    relay_want_pipe(d) == 0)
 		d->mode = RELAY_SPLICE;
+	if (d->mode == RELAY_SPLICE && !d->pipe_grown &&
+	    d->bytes >= RELAY_GROW_AFTER)
+		relay_grow_pipe(d);
 }
 
 /* Reads from d->src the way the mode says; RELAY_MORE or RELAY_SRC_RESET. */
@@ -415,30 +471,6 @@ relay_abort(struct relay_dir *d, enum relay_status st, struct relay_result *res)
 				 : RELAY_END_TARGET_GONE;
 }
 
-/*
- * Gives d a pipe for splice(2) when both its ends are sockets, sized up to
- * RELAY_PIPE_SIZE: a larger pipe means fewer calls per megabyte.  Without
- * one (no fds left, or asked not to), d copies through its buffer.
- */
-static void
-relay_make_pipe(struct relay_dir *d, int allow_splice)
-{
-	int size;
-
-	d->pipe[0] = d->pipe[1] = -1;
-	if (!allow_splice)
-		return;
-	if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
-		d->pipe[0] = d->pipe[1] = -1;
-		return;
-	}
-	/* Beyond /proc/sys/fs/pipe-max-size this fails; the default stays. */
-	size = fcntl(d->pipe[1], F_SETPIPE_SZ, RELAY_PIPE_SIZE);
-	if (size == -1)
-		size = fcntl(d->pipe[1], F_GETPIPE_SZ);
-	d->pipe_cap = size > 0 ? (size_t)size : 4096;
-}
-
 static void
 relay_init_dir(struct relay_dir *d, enum relay_side from, int src, int dst,
     int dst_is_socket, int allow_splice, struct pollfd *slots)
@@ -453,7 +485,8 @@ relay_init_dir(struct relay_dir *d, enum relay_side from, int src, int dst,
 	d->flow = RELAY_OPEN;
 	d->src_slot = &slots[0];
 	d->dst_slot = &slots[1];
-	relay_make_pipe(d, allow_splice);
+	d->allow_splice = allow_splice;
+	d->pipe[0] = d->pipe[1] = -1;
 }
 
 static void

@@ -13,6 +13,10 @@
 
 #define RELAY_BUF_SIZE (64 * 1024)
 #define RELAY_PIPE_SIZE (1024 * 1024) /* asked for; the kernel may cap it */
+/* A direction splices once it has copied this much (see relay.c). */
+#define RELAY_SPLICE_AFTER (64 * 1024)
+/* ... and grows its pipe to RELAY_PIPE_SIZE once it has moved this much. */
+#define RELAY_GROW_AFTER (1024 * 1024)
 
 /* The two ends of a tunnel. */
 enum relay_side {
@@ -65,6 +69,12 @@ struct relay_result {
 int
 relay_run(const struct relay_ends *ends, const char *early, size_t early_len,
     int64_t idle_ms, int64_t lifetime_deadline, struct relay_result *res);
+
+/*
+ * Clears the buffers the relay keeps between tunnels, so a process that
+ * serves another connection holds no byte of the last one.
+ */
+void relay_wipe(void);
 
 /* The log's word for an end: "eof", "client_reset", ... */
 const char *relay_end_name(enum relay_end end);

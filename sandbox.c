@@ -304,11 +304,25 @@ sandbox_allow_file(struct sandbox *sb, const char *path)
 #define SANDBOX_PID_AT (4 + 3)
 #endif
 
+/*
+ * A spare of the high-rate mode waits in accept(2) on epoll; with --reuse
+ * it does again under the connection filter, and compares its limits.
+ */
+#ifdef __NR_epoll_wait
+#define SB_EPOLL_WAIT SB_ALLOW(__NR_epoll_wait),
+#else
+#define SB_EPOLL_WAIT
+#endif
+#define SB_SPARE_CALLS                                                         \
+	SB_ALLOW(__NR_accept4), SB_EPOLL_WAIT SB_ALLOW(__NR_epoll_pwait),      \
+	    SB_ARG_EQ(__NR_prlimit64, 0, 0)
+
 /* One connection: threads for the resolver, no new process. */
 static const struct sock_filter sandbox_connection_prog[] = {
 	SB_HEAD,
 	SB_SELF_SIGNALS,
 	SB_SANITIZER_CALLS SB_CONNECTION_CALLS,
+	SB_SPARE_CALLS,
 	SB_ARG_MASKED(__NR_clone, 0, CLONE_THREAD | SB_NS_FLAGS, CLONE_THREAD),
 	SB_TRAP,
 };
@@ -323,11 +337,12 @@ static const struct sock_filter sandbox_listener_prog[] = {
 	SB_ALLOW(__NR_tgkill),
 	SB_ALLOW(__NR_rt_sigqueueinfo),
 	SB_SANITIZER_CALLS SB_CONNECTION_CALLS,
-	SB_ALLOW(__NR_accept4),
+	SB_SPARE_CALLS,
+	SB_ALLOW(__NR_epoll_create1),
+	SB_ALLOW(__NR_epoll_ctl),
 	SB_ALLOW(__NR_wait4),
 	SB_ARG_CLEAR(__NR_clone, 0, SB_NS_FLAGS),
 	SB_ARG_IN2(__NR_prctl, 0, PR_SET_NO_NEW_PRIVS, PR_CAPBSET_READ),
-	SB_ARG_EQ(__NR_prlimit64, 0, 0),
 	SB_ALLOW(__NR_seccomp),
 	SB_ALLOW(__NR_landlock_create_ruleset),
 	SB_ALLOW(__NR_landlock_add_rule),

@@ -2,7 +2,9 @@
  * Accept-and-fork server.  The parent only accepts, forks and reaps; all
  * request work happens in the child, on the same code path as a connection
  * handed over by inetd.  Signals arrive on a signalfd, so the loop is one
- * poll(2) over the listener and the signals.
+ * poll(2) over the listener and the signals.  Spares are children forked
+ * ahead that wait in accept(2) themselves; each tells the parent through a
+ * pipe when it took its connection, and the parent forks another.
  */
 #include "server.h"
 
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -25,6 +28,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "log.h"
+#include "options.h"
 #include "proctitle.h"
 #include "reply.h"
 #include "util.h"
@@ -65,6 +69,15 @@ struct server_tally {
 
 struct server {
 	int lfd, sigfd;
+	int taken[2]; /* a spare writes its pid here once it has a client */
+	int stop[2]; /* closed by the parent to send waiting spares away */
+	int ep; /* in a spare: epoll over the listener and stop[0], or -1 */
+	size_t spares; /* spares to keep waiting */
+	size_t reuse; /* connections a spare may serve, one after another */
+	size_t reuse_left; /* in a spare: connections it may still serve */
+	size_t idle; /* spares waiting now: the first entries of idle_pid */
+	pid_t idle_pid[OPTIONS_SPARES_MAX];
+	int64_t refill_ms; /* no spare is forked before then */
 	int spare; /* a reserved fd, given up to refuse when out of fds */
 	size_t children, max_children;
 	struct server_tally refused[REFUSE_COUNT];
@@ -72,10 +85,15 @@ struct server {
 	int64_t pause_ms; /* the current pause, 0 when accepting */
 	int64_t resume_ms; /* when the listener is polled again */
 	int stopping;
+	enum server_status child; /* in a new child: what to return */
 	sigset_t oldmask;
 	char where[64]; /* the listener's address, for the process title */
 	size_t shown; /* the child count the title shows */
+	size_t shown_idle; /* ... and the spare count */
 };
+
+/* The parent's state, and in a child the copy it took at the fork. */
+static struct server server_state;
 
 /*
  * sd_notify(3) through dlopen: only this long-running parent talks to
@@ -167,6 +185,39 @@ fail:
 	return -1;
 }
 
+/* Drops pid from the waiting spares; returns 0, or -1 if it was not one. */
+static int
+server_forget_spare(struct server *sv, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < sv->idle; i++)
+		if (sv->idle_pid[i] == pid) {
+			sv->idle_pid[i] = sv->idle_pid[--sv->idle];
+			return 0;
+		}
+	return -1;
+}
+
+/*
+ * Reads which spares took a client since the last time (their pid), and
+ * which children of --reuse wait again (minus their pid).
+ */
+static void
+server_taken(struct server *sv)
+{
+	pid_t pids[OPTIONS_SPARES_MAX];
+	ssize_t n;
+	size_t i;
+
+	while ((n = read(sv->taken[0], pids, sizeof(pids))) > 0)
+		for (i = 0; i < (size_t)n / sizeof(pid_t); i++)
+			if (pids[i] > 0)
+				server_forget_spare(sv, pids[i]);
+			else if (sv->idle < OPTIONS_SPARES_MAX)
+				sv->idle_pid[sv->idle++] = -pids[i];
+}
+
 /* Reaps every exited child. */
 static void
 server_reap(struct server *sv)
@@ -177,6 +228,9 @@ server_reap(struct server *sv)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if (sv->children > 0)
 			sv->children--;
+		/* A spare gone before its client: no refill storm. */
+		if (server_forget_spare(sv, pid) == 0 && !sv->stopping)
+			sv->refill_ms = util_now_ms() + SERVER_PAUSE_MAX_MS;
 		/* A child that dies this way wrote no log line of its own. */
 		if (WIFSIGNALED(status))
 			log_warnx("child %ld killed by signal %d", (long)pid,
@@ -367,6 +421,134 @@ server_accept_failed(struct server *sv, int err)
 	return next;
 }
 
+static void
+server_close_fd(int *fd)
+{
+	if (*fd != -1)
+		close(*fd);
+	*fd = -1;
+}
+
+/* In a new child: drops what only the parent uses, restores signals. */
+static void
+server_child_close(struct server *sv)
+{
+	close(sv->sigfd);
+	server_close_fd(&sv->spare);
+	server_close_fd(&sv->taken[0]);
+	server_close_fd(&sv->stop[1]);
+	sigprocmask(SIG_SETMASK, &sv->oldmask, NULL);
+}
+
+/* In a child with its connection: drops what only a waiting spare uses. */
+static void
+server_spare_close(struct server *sv)
+{
+	close(sv->lfd);
+	server_close_fd(&sv->ep);
+	server_close_fd(&sv->taken[1]);
+	server_close_fd(&sv->stop[0]);
+}
+
+/*
+ * A spare's wait set: the listener with EPOLLEXCLUSIVE, so a connection
+ * wakes one waiting spare rather than all of them, and the stop pipe.
+ * Returns 0, or -1 with errno.
+ */
+static int
+server_spare_epoll(struct server *sv)
+{
+	struct epoll_event lev = { .events = EPOLLIN | EPOLLEXCLUSIVE };
+	struct epoll_event sev = { .events = EPOLLIN };
+
+	if (sv->ep != -1)
+		return 0;
+	if ((sv->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		return -1;
+	lev.data.fd = sv->lfd;
+	sev.data.fd = sv->stop[0];
+	if (epoll_ctl(sv->ep, EPOLL_CTL_ADD, sv->lfd, &lev) == -1 ||
+	    epoll_ctl(sv->ep, EPOLL_CTL_ADD, sv->stop[0], &sev) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * In a spare: waits in accept(2) on the shared listener until it has a
+ * client (SERVER_CHILD, *conn set, the parent told) or the parent stops
+ * (SERVER_STOPPED).  The listener is non-blocking and shared, so another
+ * spare may win a client: wait again.  SERVER_FAILED when the listener
+ * broke (logged).
+ */
+static enum server_status
+server_spare_wait(struct server *sv, int *conn)
+{
+	struct epoll_event ev[2];
+	pid_t self = getpid();
+	int fd = -1, n, i, ready;
+
+	proctitle_set("connectd: %s [spare]", sv->where);
+	if (server_spare_epoll(sv) == -1) {
+		log_warn("spare: epoll");
+		return SERVER_FAILED;
+	}
+	while (fd == -1) {
+		if ((n = epoll_wait(sv->ep, ev, 2, -1)) == -1 &&
+		    errno != EINTR) {
+			log_warn("spare: epoll_wait");
+			return SERVER_FAILED;
+		}
+		for (i = 0, ready = 0; i < n; i++) {
+			if (ev[i].data.fd == sv->stop[0])
+				return SERVER_STOPPED;
+			ready = 1;
+		}
+		if (!ready)
+			continue;
+		fd = accept4(sv->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd == -1 && server_accept_failed(sv, errno) == ACCEPT_PAUSE)
+			return SERVER_FAILED;
+	}
+	/* Four bytes: one atomic write, even with other spares writing. */
+	if (write(sv->taken[1], &self, sizeof(self)) == -1)
+		log_warn("spare: telling the parent");
+	/* The last connection it may serve: nothing of the listener stays. */
+	if (--sv->reuse_left == 0)
+		server_spare_close(sv);
+	*conn = fd;
+	return SERVER_CHILD;
+}
+
+/*
+ * Forks spares until --spares wait, within --max-children (spares count
+ * as children).  Returns 1 in a new spare once it is done waiting
+ * (sv->child set), else 0.  A fork(2) that fails, or a spare that died
+ * waiting, holds refills back a while instead of forking in a loop.
+ */
+static int
+server_refill(struct server *sv, int *conn)
+{
+	pid_t pid;
+
+	while (!sv->stopping && sv->idle < sv->spares &&
+	    sv->children < sv->max_children && util_now_ms() >= sv->refill_ms) {
+		if ((pid = fork()) == -1) {
+			log_warn("fork for a spare");
+			sv->refill_ms = util_now_ms() + SERVER_PAUSE_MAX_MS;
+			return 0;
+		}
+		if (pid == 0) {
+			server_child_close(sv);
+			sv->reuse_left = sv->reuse;
+			sv->child = server_spare_wait(sv, conn);
+			return 1;
+		}
+		sv->idle_pid[sv->idle++] = pid;
+		sv->children++;
+	}
+	return 0;
+}
+
 /* Forks a child for fd, or refuses fd; see enum server_accept. */
 static enum server_accept
 server_fork(struct server *sv, int fd, int *conn)
@@ -382,11 +564,8 @@ server_fork(struct server *sv, int fd, int *conn)
 		return ACCEPT_NEXT;
 	}
 	if (pid == 0) {
-		close(sv->lfd);
-		close(sv->sigfd);
-		if (sv->spare != -1)
-			close(sv->spare);
-		sigprocmask(SIG_SETMASK, &sv->oldmask, NULL);
+		server_child_close(sv);
+		server_spare_close(sv);
 		*conn = fd;
 		return ACCEPT_CHILD;
 	}
@@ -435,8 +614,29 @@ server_accept_burst(struct server *sv, int *conn)
 	return 0;
 }
 
+/*
+ * With spares: the pipes they share with the parent.  Started at its
+ * descriptor limit, the parent goes on without spares (and says so): it
+ * still serves, accepting and forking itself, as with --spares 0.
+ */
+static void
+server_spare_pipes(struct server *sv)
+{
+	sv->taken[0] = sv->taken[1] = sv->stop[0] = sv->stop[1] = -1;
+	if (sv->spares == 0)
+		return;
+	if (pipe2(sv->taken, O_NONBLOCK | O_CLOEXEC) == 0 &&
+	    pipe2(sv->stop, O_NONBLOCK | O_CLOEXEC) == 0)
+		return;
+	log_warn("--spares %zu: no pipe for the spares, going on without",
+	    sv->spares);
+	server_close_fd(&sv->taken[0]);
+	server_close_fd(&sv->taken[1]);
+	sv->spares = 0;
+}
+
 static int
-server_setup(struct server *sv, int lfd, size_t max_children)
+server_setup(struct server *sv, int lfd, const struct server_limits *lim)
 {
 	sigset_t set;
 	struct sockaddr_storage ss;
@@ -444,8 +644,12 @@ server_setup(struct server *sv, int lfd, size_t max_children)
 
 	memset(sv, 0, sizeof(*sv));
 	sv->lfd = lfd;
-	sv->max_children = max_children;
+	sv->max_children = lim->max_children;
+	sv->spares = lim->spares < OPTIONS_SPARES_MAX ? lim->spares
+						      : OPTIONS_SPARES_MAX;
+	sv->reuse = lim->reuse > 0 ? lim->reuse : 1;
 	sv->spare = -1;
+	sv->ep = -1;
 	sv->shown = (size_t)-1;
 	if (getsockname(lfd, (struct sockaddr *)&ss, &len) == 0)
 		util_sockaddr_text(
@@ -460,32 +664,55 @@ server_setup(struct server *sv, int lfd, size_t max_children)
 		return -1;
 	if ((sv->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
 		return -1;
+	server_spare_pipes(sv);
 	/* Without it, the first time out of fds pauses instead. */
 	server_spare(sv);
 	return util_set_nonblock(lfd);
 }
 
+static void server_show(struct server *sv, const char *state);
+
+/* When poll(2) must wake: a pause or a held-back refill ending; -1: never. */
+static int64_t
+server_wake(const struct server *sv, int paused)
+{
+	int64_t wake = paused ? sv->resume_ms : -1;
+
+	if (sv->idle < sv->spares && sv->children < sv->max_children &&
+	    sv->refill_ms > 0 && (wake == -1 || sv->refill_ms < wake))
+		wake = sv->refill_ms;
+	return wake;
+}
+
 /*
- * One poll(2) and what it found: signals first, then a bounded round of
- * accepts.  While paused the listener is left out of the poll, which wakes
- * when the pause ends.  Returns 1 in a new child, 0 to go on, -1 when
- * poll(2) failed.
+ * One poll(2) and what it found: signals first, spares that took a
+ * client, refills, then a bounded round of accepts.  The parent accepts
+ * only while no spare waits (all busy, or --max-children reached: the 503
+ * is answered here), and not while paused.  Returns 1 in a new child
+ * (sv->child says what to return), 0 to go on, -1 when poll(2) failed.
  */
 static int
 server_round(struct server *sv, int *conn)
 {
 	int64_t now = util_now_ms();
 	int paused = sv->pause_ms > 0 && now < sv->resume_ms;
-	struct pollfd pfd[2] = { { sv->sigfd, POLLIN, 0 },
-		{ paused ? -1 : sv->lfd, POLLIN, 0 } };
+	struct pollfd pfd[3] = { { sv->sigfd, POLLIN, 0 },
+		{ sv->taken[0], POLLIN, 0 }, { -1, POLLIN, 0 } };
 
-	if (poll(pfd, 2, paused ? util_poll_timeout(sv->resume_ms) : -1) ==
-		-1 &&
+	if (server_refill(sv, conn))
+		return 1;
+	server_show(sv, "");
+	pfd[2].fd = paused || sv->idle > 0 ? -1 : sv->lfd;
+	if (poll(pfd, 3, util_poll_timeout(server_wake(sv, paused))) == -1 &&
 	    errno != EINTR)
 		return -1;
+	/* Before reaping: a spare that served and exited is not a failure. */
+	if (pfd[1].revents)
+		server_taken(sv);
 	if (pfd[0].revents)
 		server_signals(sv);
-	if (!sv->stopping && (pfd[1].revents & POLLIN))
+	sv->child = SERVER_CHILD;
+	if (!sv->stopping && (pfd[2].revents & POLLIN))
 		return server_accept_burst(sv, conn);
 	return 0;
 }
@@ -497,11 +724,19 @@ server_round(struct server *sv, int *conn)
 static void
 server_show(struct server *sv, const char *state)
 {
-	if (sv->children == sv->shown && !sv->stopping)
+	const char *kids = sv->children == 1 ? "child" : "children";
+
+	if (sv->children == sv->shown && sv->idle == sv->shown_idle &&
+	    !sv->stopping)
 		return;
 	sv->shown = sv->children;
-	proctitle_set("connectd: %s [%s%zu %s]", sv->where, state, sv->children,
-	    sv->children == 1 ? "child" : "children");
+	sv->shown_idle = sv->idle;
+	if (sv->spares == 0)
+		proctitle_set("connectd: %s [%s%zu %s]", sv->where, state,
+		    sv->children, kids);
+	else
+		proctitle_set("connectd: %s [%s%zu %s, %zu spare]", sv->where,
+		    state, sv->children, kids, sv->idle);
 }
 
 /* Stops accepting; the tunnels under way run to their end. */
@@ -517,6 +752,9 @@ server_stop(struct server *sv)
 			server_log_refusals(sv, (enum server_refusal)why,
 			    sv->refused[why].count);
 	close(sv->lfd);
+	/* Waiting spares see the hang-up and exit; busy ones serve on. */
+	server_close_fd(&sv->stop[1]);
+	sv->idle = 0;
 	server_show(sv, "stopping, ");
 	while (sv->children > 0 && waitpid(-1, NULL, 0) > 0) {
 		sv->children--;
@@ -525,24 +763,36 @@ server_stop(struct server *sv)
 }
 
 enum server_status
-server_run(int lfd, size_t max_children, int *conn)
+server_run(int lfd, const struct server_limits *lim, int *conn)
 {
-	struct server sv;
+	struct server *sv = &server_state;
 	int rc = 0;
 
-	if (server_setup(&sv, lfd, max_children) == -1) {
+	if (server_setup(sv, lfd, lim) == -1) {
 		log_warn(
 		    "high-rate mode: cannot set up signals and the listener");
 		return SERVER_FAILED;
 	}
 	server_notify("READY=1\nSTATUS=accepting connections");
-	server_show(&sv, "");
-	while (!sv.stopping && (rc = server_round(&sv, conn)) == 0)
-		server_show(&sv, "");
+	while (!sv->stopping && (rc = server_round(sv, conn)) == 0)
+		;
 	if (rc == 1)
-		return SERVER_CHILD;
+		return sv->child;
 	if (rc == -1)
 		log_warn("high-rate mode: poll");
-	server_stop(&sv);
+	server_stop(sv);
 	return rc == -1 ? SERVER_FAILED : SERVER_STOPPED;
+}
+
+enum server_status
+server_next(int *conn)
+{
+	struct server *sv = &server_state;
+	pid_t idle = -getpid();
+
+	if (sv->reuse_left == 0)
+		return SERVER_STOPPED;
+	if (write(sv->taken[1], &idle, sizeof(idle)) == -1)
+		log_warn("spare: telling the parent");
+	return server_spare_wait(sv, conn);
 }

@@ -15,6 +15,10 @@
  *   loadgen throughput (-x PROXY | -D) -t TARGET -d down|up -b BYTES
  *       One tunnel; streams BYTES target->client (down, from PORT+1) or
  *       client->target (up, to PORT+2).  Prints MB/s (10^6 bytes).
+ *   loadgen aggregate (-x PROXY | -D) -t TARGET -c TUNNELS -b BYTES
+ *       TUNNELS tunnels at once (64), each streaming BYTES/TUNNELS from
+ *       the source port; prints the aggregate MB/s from the moment all
+ *       are open to the end of the last.
  *   loadgen hold (-x PROXY | -D) -t TARGET -n COUNT [-p INFLIGHT]
  *       Opens COUNT tunnels to the echo port, checks each with one echoed
  *       byte, prints "held ..." and waits for SIGUSR1 or SIGTERM (at most
@@ -757,6 +761,87 @@ mode_throughput(struct client_opts *o)
 	return 0;
 }
 
+/* ------------------------------------------------------------- aggregate */
+
+struct agg_thread {
+	pthread_t tid;
+	const struct client_opts *o;
+	uint64_t want, moved;
+	int failed;
+};
+
+static pthread_barrier_t agg_barrier;
+
+/* One tunnel of the aggregate: opened, then streams want bytes down. */
+static void *
+agg_worker(void *arg)
+{
+	struct agg_thread *t = arg;
+	struct sockaddr_in target = t->o->target;
+	char text[64], addr[32], cmd[32];
+	char *buf = malloc(IO_BUF);
+	int fd, refused, len;
+
+	target.sin_port = htons((uint16_t)(ntohs(t->o->target.sin_port) + 1));
+	inet_ntop(AF_INET, &target.sin_addr, addr, sizeof(addr));
+	snprintf(text, sizeof(text), "%s:%u", addr, ntohs(target.sin_port));
+	fd = open_tunnel(t->o, &target, text, &refused);
+	pthread_barrier_wait(&agg_barrier);
+	if (fd == -1 || buf == NULL) {
+		t->failed = 1;
+		free(buf);
+		return NULL;
+	}
+	set_timeouts(fd, 60);
+	len = snprintf(cmd, sizeof(cmd), "%" PRIu64 "\n", t->want);
+	if (write(fd, cmd, (size_t)len) != len)
+		t->failed = 1;
+	while (!t->failed) {
+		ssize_t n = recv(fd, buf, IO_BUF, MSG_TRUNC);
+
+		if (n <= 0) {
+			t->failed = n < 0;
+			break;
+		}
+		t->moved += (uint64_t)n;
+	}
+	close(fd);
+	free(buf);
+	return NULL;
+}
+
+/*
+ * -c tunnels at once, each streaming -b / -c bytes down: the aggregate
+ * MB/s from the moment all are open to the end of the last one.
+ */
+static int
+mode_aggregate(struct client_opts *o)
+{
+	int n = o->clients > 0 ? o->clients : 64, i, failed = 0;
+	struct agg_thread *t = calloc((size_t)n, sizeof(*t));
+	uint64_t moved = 0;
+	double t0, t1;
+
+	pthread_barrier_init(&agg_barrier, NULL, (unsigned)n + 1);
+	for (i = 0; i < n; i++) {
+		t[i].o = o;
+		t[i].want = o->bytes / (uint64_t)n;
+		pthread_create(&t[i].tid, NULL, agg_worker, &t[i]);
+	}
+	pthread_barrier_wait(&agg_barrier);
+	t0 = now_s();
+	for (i = 0; i < n; i++) {
+		pthread_join(t[i].tid, NULL);
+		moved += t[i].moved;
+		failed += t[i].failed || t[i].moved != t[i].want;
+	}
+	t1 = now_s();
+	printf("aggregate tunnels=%d failed=%d bytes=%" PRIu64
+	       " seconds=%.3f MB_s=%.1f\n",
+	    n, failed, moved, t1 - t0, (double)moved / (t1 - t0) / 1e6);
+	return failed == 0 ? 0 : 1;
+}
+
 /* ------------------------------------------------------------------ hold */
 
 enum hstate { H_CONNECTING, H_HEAD, H_ECHO, H_HELD, H_DEAD };
@@ -1223,6 +1308,7 @@ usage(void)
 	    "SECS]\n"
 	    "       loadgen throughput (-x PROXY | -D) -t TARGET -d down|up -b "
 	    "BYTES\n"
+	    "       loadgen aggregate (-x PROXY | -D) -t TARGET -c N -b BYTES\n"
 	    "       loadgen hold (-x PROXY | -D) -t TARGET -n N [-p INFLIGHT] "
 	    "[-s SECS]\n"
 	    "       loadgen pss [PID...]\n"
@@ -1305,6 +1391,8 @@ main(int argc, char **argv)
 		return mode_rate(&o);
 	if (strcmp(mode, "throughput") == 0)
 		return mode_throughput(&o);
+	if (strcmp(mode, "aggregate") == 0)
+		return mode_aggregate(&o);
 	if (strcmp(mode, "hold") == 0)
 		return mode_hold(&o);
 	usage();

@@ -131,6 +131,7 @@ END {
 	row("MB/s down, one tunnel", "down", "%.0f", 1)
 	row("MB/s up, one tunnel", "up", "%.0f", 1)
 	row("CPU s per GB relayed", "cpu", "%.2f", 1)
+	row("MB/s aggregate, " agg " tunnels down", "agg", "%.0f", 1)
 	row("conn/s, 4 clients", "r4", "%.0f", 1)
 	row("time-to-200 p50 ms, 4 clients", "p50_4", "%.3f", 1)
 	row("time-to-200 p99 ms, 4 clients", "p99_4", "%.3f", 1)
@@ -143,33 +144,40 @@ END {
 	}
 
 	print ""
-	print "## Bars (issue 6)"
+	print "## Bars (issue 13)"
 	print ""
 	print "| bar | A / B | median ratio | limit | verdict |"
 	print "| --- | --- | ---: | --- | --- |"
 	npass = nmiss = 0
-	bar("down", "connectd", "floor", ">=", 0.95, "MB/s down >= 0.95x the static floor")
-	bar("up", "connectd", "floor", ">=", 0.95, "MB/s up >= 0.95x the static floor")
+	bar("r4", "connectd-sp", "floor-fork", ">=", 1.0, "spares: conn/s (4) >= 1.0x the fork floor")
+	bar("r16", "connectd-sp", "floor-fork", ">=", 1.0, "spares: conn/s (16) >= 1.0x the fork floor")
+	bar("r4", "connectd-sp", "squid", ">=", 0.9, "spares: conn/s (4) >= 0.9x squid")
+	bar("r16", "connectd-sp", "squid", ">=", 0.9, "spares: conn/s (16) >= 0.9x squid")
+	bar("p50_4", "connectd-sp", "squid", "<=", 1.0, "spares: time-to-200 p50 (4) <= squid's")
+	bar("r4", "connectd-ru", "tinyproxy", ">=", 1.1, "reuse: conn/s (4) >= 1.1x tinyproxy")
+	bar("r16", "connectd-ru", "tinyproxy", ">=", 1.1, "reuse: conn/s (16) >= 1.1x tinyproxy")
+	bar("p50_4", "connectd-ru", "tinyproxy", "<=", 1.0, "reuse: time-to-200 p50 (4) <= tinyproxy's")
+	bar("p50_16", "connectd-ru", "tinyproxy", "<=", 1.0, "reuse: time-to-200 p50 (16) <= tinyproxy's")
+	bar("r4", "connectd", "floor-dyn", ">=", 0.95, "per connection: conn/s (4) >= 0.95x the dynamic floor")
+	bar("r16", "connectd", "floor-dyn", ">=", 0.95, "per connection: conn/s (16) >= 0.95x the dynamic floor")
+	bar("r4", "connectd-jn", "connectd", ">=", 0.95, "journal on: conn/s (4) >= 0.95x with stderr")
+	bar("r16", "connectd-jn", "connectd", ">=", 0.95, "journal on: conn/s (16) >= 0.95x with stderr")
+	bar("down", "connectd", "floor", ">=", 0.95, "MB/s down, one tunnel >= 0.95x the static floor")
+	bar("up", "connectd", "floor", ">=", 0.95, "MB/s up, one tunnel >= 0.95x the static floor")
 	bar("down", "connectd-hr", "floor-fork", ">=", 0.95, "high-rate MB/s down >= 0.95x its floor")
 	bar("up", "connectd-hr", "floor-fork", ">=", 0.95, "high-rate MB/s up >= 0.95x its floor")
-	bar("down", "connectd", "tinyproxy", ">=", 3, "MB/s down >= 3x tinyproxy")
-	bar("up", "connectd", "tinyproxy", ">=", 3, "MB/s up >= 3x tinyproxy")
-	bar("down", "connectd-hr", "tinyproxy", ">=", 3, "high-rate MB/s down >= 3x tinyproxy")
-	bar("up", "connectd-hr", "tinyproxy", ">=", 3, "high-rate MB/s up >= 3x tinyproxy")
-	bar("r4", "connectd", "floor", ">=", 0.9, "conn/s (4 clients) >= 0.9x the floor")
-	bar("r16", "connectd", "floor", ">=", 0.9, "conn/s (16 clients) >= 0.9x the floor")
-	bar("p50_4", "connectd", "floor", "<=", 1.1, "time-to-200 p50 (4 clients) <= 1.1x the floor")
-	bar("p50_16", "connectd", "floor", "<=", 1.1, "time-to-200 p50 (16 clients) <= 1.1x the floor")
-	bar("r4", "connectd-hr", "floor-fork", ">=", 0.9, "high-rate conn/s (4) >= 0.9x the fork floor")
-	bar("r16", "connectd-hr", "floor-fork", ">=", 0.9, "high-rate conn/s (16) >= 0.9x the fork floor")
-	bar("r4", "connectd-hr", "connectd", ">=", 2, "high-rate conn/s (4) >= 2x connectd per connection")
-	bar("r16", "connectd-hr", "connectd", ">=", 2, "high-rate conn/s (16) >= 2x connectd per connection")
-	bar("r4", "connectd-hr", "tinyproxy", "", 0, "high-rate conn/s (4) vs tinyproxy")
-	bar("r16", "connectd-hr", "tinyproxy", "", 0, "high-rate conn/s (16) vs tinyproxy")
 	for (k = 1; k <= nholds; k++) {
 		bar("pss" holds[k], "connectd", "floor-dyn", "<=", 1.15, "PSS per tunnel at " holds[k] " <= 1.15x the dynamic floor")
 		bar("pss" holds[k], "connectd-hr", "floor-dyn", "<=", 1.15, "high-rate PSS per tunnel at " holds[k] " <= 1.15x the dynamic floor")
 	}
+	bar("agg", "connectd-sp", "squid", ">=", 1.0, agg "-tunnel aggregate MB/s >= squid's (high-rate)")
+	bar("agg", "connectd-sp", "floor-fork", ">=", 0.95, agg "-tunnel aggregate MB/s >= 0.95x the fork floor (high-rate)")
+	bar("agg", "connectd", "squid", ">=", 1.0, agg "-tunnel aggregate MB/s >= squid's (per connection)")
+	bar("agg", "connectd", "floor", ">=", 0.95, agg "-tunnel aggregate MB/s >= 0.95x the floor (per connection)")
+	bar("r4", "connectd-sp", "connectd-hr", "", 0, "spares vs a fork per accept: conn/s (4)")
+	bar("r16", "connectd-sp", "connectd-hr", "", 0, "spares vs a fork per accept: conn/s (16)")
+	bar("r4", "connectd-sp", "tinyproxy", "", 0, "spares: conn/s (4) vs tinyproxy")
+	bar("r16", "connectd-sp", "tinyproxy", "", 0, "spares: conn/s (16) vs tinyproxy")
 	for (k = 1; k <= nholds; k++) {
 		hold_bar("connectd", holds[k])
 		hold_bar("connectd-hr", holds[k])

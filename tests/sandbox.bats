@@ -118,6 +118,21 @@ refused_without() {
 	log_lines | grep -q ' uid=0 user=alice .*status=200 ' || fail "$(cat "$PROXY_LOG")"
 }
 
+# _children_titled PID ERE : children of PID whose title matches ERE
+_children_titled() {
+	local k
+	for k in $(pgrep -P "$1"); do
+		grep -Eqa -- "$2" "/proc/$k/cmdline" 2>/dev/null && echo "$k"
+	done
+	true
+}
+
+# _serving_child PID : PID has a child serving a client; sets SERVING
+_serving_child() {
+	SERVING=$(_children_titled "$1" '\[(request|dialing|tunnel)\]' | head -n 1)
+	[[ -n $SERVING ]]
+}
+
 @test "high-rate mode: the parent has the listener's filter, each child adds the connection's" {
 	start_target echo
 	local pf=$BATS_TEST_TMPDIR/server.port parent child
@@ -129,10 +144,15 @@ refused_without() {
 	parent=$BG_PID
 	read_port_file "$pf" PPORT || fail "no listener: $(cat "$PROXY_LOG")"
 	idle_client
-	wait_until 10 _has_child "$parent" || fail "no child: $(cat "$PROXY_LOG")"
-	child=$(pgrep -P "$parent")
+	wait_until 10 _serving_child "$parent" || fail "no child: $(cat "$PROXY_LOG")"
+	child=$SERVING
 	expect_confined "$parent" 1
 	expect_confined "$child" 2
+	# a spare waiting in accept(2) has read nothing: the listener's alone
+	local spare
+	spare=$(_children_titled "$parent" '\[spare\]' | head -n 1)
+	[[ -n $spare ]] || fail "no spare waits"
+	expect_confined "$spare" 1
 	grep -Eq '^Max open files +64 +64 ' "/proc/$child/limits" || fail "child: not 64 fds"
 	expect_tunnel "$REQ"
 	report_cases

@@ -124,8 +124,32 @@ start_fork() {
 	fi
 }
 
-# server_children : PIDs of the server's children (zombies included), one a line
-server_children() { pgrep -P "$SERVER_PID" || true; }
+# server_children : PIDs of the server's children (zombies included), one a
+# line, without the spares waiting for a connection (their title ends in
+# "[spare]"; a spare just forked still shows the parent's "... spare]")
+server_children() {
+	local k
+	for k in $(pgrep -P "$SERVER_PID"); do
+		grep -qa 'spare\]' "/proc/$k/cmdline" 2>/dev/null || echo "$k"
+	done
+}
+
+# server_spares : PIDs of the server's spares waiting in accept(2)
+server_spares() {
+	local k
+	for k in $(pgrep -P "$SERVER_PID"); do
+		grep -qa '\[spare\]' "/proc/$k/cmdline" 2>/dev/null && echo "$k"
+	done
+	true
+}
+
+_spares_are() { (($(server_spares | wc -l) == $1)); }
+
+# wait_spares N : wait until exactly N spares wait
+wait_spares() {
+	wait_until 10 _spares_are "$1" ||
+		fail "expected $1 spares of $SERVER_PID, found: $(server_spares | tr '\n' ' ')"
+}
 
 _children_are() { (($(server_children | wc -l) == $1)); }
 
@@ -494,8 +518,10 @@ ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 @test "the parent out of descriptors: a complete 503 through its spare fd, no spinning, SIGTERM still works" {
 	start_target echo
 	# activate.py starts connectd with nothing open above fd 3: the parent
-	# holds its standard fds, the listener, the signalfd and the spare
-	start_fork --allow-port "$TPORT"
+	# holds its standard fds, the listener, the signalfd and the spare;
+	# without spares: this is the parent's own accept(2), taken whenever
+	# every spare is busy (a spare has descriptors of its own)
+	start_fork --spares 0 --allow-port "$TPORT"
 	local fd t0 soft
 	fd=$(lowest_free_fd "$SERVER_PID")
 	soft=$(prlimit --pid "$SERVER_PID" --nofile --raw --noheadings --output=SOFT)
@@ -801,7 +827,7 @@ _server_title_is() {
 
 @test "the parent's process title shows its listener and live children; a child shows its client" {
 	start_target echo
-	start_listen 127.0.0.1 --allow-port "$TPORT"
+	start_listen 127.0.0.1 --spares 0 --allow-port "$TPORT"
 	wait_until 10 _server_title_is "^connectd: 127\\.0\\.0\\.1:$PPORT \\[0 children\\]\$" ||
 		fail "title: $SERVER_TITLE"
 	exec 5<>/dev/tcp/127.0.0.1/"$PPORT"
@@ -814,4 +840,149 @@ _server_title_is() {
 	exec 5>&-
 	wait_until 10 _server_title_is "^connectd: 127\\.0\\.0\\.1:$PPORT \\[0 children\\]\$" ||
 		fail "title: $SERVER_TITLE"
+}
+
+@test "--spares 2: two children wait in accept(2) before any client; each serves one connection, exits and is replaced" {
+	start_target echo
+	start_listen 127.0.0.1 --spares 2 --allow-port "$TPORT"
+	wait_spares 2
+	wait_until 10 _server_title_is "^connectd: 127\\.0\\.0\\.1:$PPORT \\[2 children, 2 spare\\]\$" ||
+		fail "title: $SERVER_TITLE"
+	local before k
+	before=$(server_spares | sort | tr '\n' ' ')
+	# a connection is taken by a spare, not by a child forked for it
+	exec 5<>/dev/tcp/127.0.0.1/"$PPORT"
+	wait_children 1
+	k=$(server_children)
+	[[ " $before " == *" $k "* ]] || fail "child $k was not one of the spares $before"
+	# the parent forks a spare in its place at once: 3 children, 2 spare
+	wait_spares 2
+	wait_until 10 _server_title_is "\\[3 children, 2 spare\\]\$" || fail "title: $SERVER_TITLE"
+	exec 5>&-
+	wait_children 0
+	# ten tunnels one after another: each a process of its own, all reaped
+	local i
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		client --request "$REQ" --check-ok --act "send:spare $i\n" --act shut --act readeof
+		((status == 0)) || fail "tunnel $i: $output"
+	done
+	wait_children 0
+	wait_spares 2
+	wait_log 10
+	(($(log_count ' status=200 ') == 10)) || fail "$(cat "$PROXY_LOG")"
+	server_alive
+}
+
+@test "--spares 2 --max-children 2: spares count as children; a third connection gets 503, a slot freed is refilled" {
+	start_target echo
+	start_listen 127.0.0.1 --spares 2 --max-children 2 --allow-port "$TPORT"
+	wait_spares 2
+	hold a 1
+	local apid=$HOLD_PID
+	hold b 1
+	local bpid=$HOLD_PID
+	# both spares are busy and no third is forked past --max-children
+	expect_live_children 2
+	wait_spares 0
+	expect_error 503 resources_exhausted "$REQ"
+	report_cases
+	release a "$apid"
+	((status == 0)) || fail "tunnel a broke"
+	# the slot freed becomes a spare again, and serves
+	wait_spares 1
+	client --request "$REQ" --check-ok --act 'send:after\n' --act shut --act readeof
+	((status == 0)) || fail "$output"
+	release b "$bpid"
+	((status == 0)) || fail "tunnel b broke"
+	server_alive
+}
+
+@test "SIGTERM with spares waiting and a tunnel under way: the spares exit at once, the tunnel runs to its end, exit 0" {
+	start_target echo
+	start_listen 127.0.0.1 --spares 3 --allow-port "$TPORT"
+	wait_spares 3
+	hold a 1
+	local apid=$HOLD_PID
+	wait_spares 3
+	local spares
+	spares=$(server_spares)
+	kill -TERM "$SERVER_PID"
+	# the waiting spares are gone while the tunnel still runs
+	local k
+	for k in $spares; do
+		wait_until 10 _exited "$k" || fail "spare $k did not exit on SIGTERM"
+	done
+	expect_live_children 1
+	! _exited "$SERVER_PID" || fail "the server exited before its tunnel ended"
+	release a "$apid"
+	((status == 0)) || fail "the tunnel did not run to its end"
+	has_line 'CLOSED 0 ok'
+	wait_server
+	((status == 0)) || fail "exit $status: $(cat "$PROXY_LOG")"
+}
+
+# _only_spare_is PID : the server's one waiting spare is PID
+_only_spare_is() { [[ $(server_spares) == "$1" ]]; }
+
+# one_tunnel TEXT [TARGET] : one tunnel through the server, checked
+one_tunnel() {
+	local req=$REQ
+	[[ -n ${2:-} ]] && req="CONNECT $2 HTTP/1.1\r\nHost: $2\r\n\r\n"
+	client --request "$req" --check-ok --act "send:$1\n" --act shut --act readeof
+	((status == 0)) || fail "tunnel $1: $output"
+	has_line "RECV $1\n"
+}
+
+@test "--reuse 3: one process serves three connections in turn (same PID), then exits and is replaced" {
+	start_target echo
+	# one child at most, so every connection goes to the same spare
+	start_listen 127.0.0.1 --spares 1 --max-children 1 --reuse 3 --allow-port "$TPORT"
+	wait_spares 1
+	local first i
+	first=$(server_spares)
+	for i in 1 2; do
+		one_tunnel "reused $i"
+		# the same process waits again in accept(2)
+		wait_until 10 _only_spare_is "$first" ||
+			fail "after tunnel $i: spares $(server_spares), not $first"
+	done
+	one_tunnel "reused 3"
+	# its three connections served, it exits and a new spare takes its place
+	wait_until 10 _exited "$first" || fail "the child $first outlived its --reuse count"
+	wait_spares 1
+	[[ $(server_spares) != "$first" ]] || fail "no new spare"
+	wait_log 3
+	(($(log_count ' status=200 ') == 3)) || fail "$(cat "$PROXY_LOG")"
+}
+
+@test "--reuse: a child is not reused after a connection that resolved a name, nor after its limits changed" {
+	start_target echo
+	start_listen 127.0.0.1 --spares 1 --max-children 1 --reuse 10 \
+		--allow-dest localhost --allow-port "$TPORT"
+	wait_spares 1
+	local a b c
+	a=$(server_spares)
+	# a numeric target leaves nothing behind: the same process again
+	one_tunnel "numeric" "127.0.0.1:$TPORT"
+	wait_until 10 _only_spare_is "$a" || fail "not reused after a numeric target: $(server_spares)"
+	# a name went to the resolver: that process exits
+	one_tunnel "named" "localhost:$TPORT"
+	wait_until 10 _exited "$a" || fail "the child $a was reused after resolving a name"
+	wait_spares 1
+	b=$(server_spares)
+	[[ $b != "$a" ]] || fail "no new spare"
+	# a limit changed while it served: that process exits too
+	hold h 1
+	local hpid=$HOLD_PID
+	expect_live_children 1
+	# (lowered: the sandbox caps descriptors at 64)
+	prlimit --pid "$b" --nofile=48:
+	release h "$hpid"
+	((status == 0)) || fail "the held tunnel broke"
+	wait_until 10 _exited "$b" || fail "the child $b was reused after its limit changed"
+	wait_spares 1
+	c=$(server_spares)
+	[[ $c != "$b" ]] || fail "no new spare"
+	one_tunnel "after" "127.0.0.1:$TPORT"
+	wait_until 10 _only_spare_is "$c" || fail "the new spare $c was not reused: $(server_spares)"
 }
