@@ -36,24 +36,27 @@ endif
 # checks (peer, auth, policy), dial (resolve), answer (outcome, reply),
 # relay and log; then the high-rate server and the plumbing.
 OBJS = connectd.o options.o launch.o proxyproto.o request.o peer.o auth.o \
-	policy.o resolve.o dial.o outcome.o reply.o relay.o server.o sandbox.o \
+	policy.o upstream.o resolve.o dial.o outcome.o reply.o relay.o server.o sandbox.o \
 	log.o proctitle.o util.o
 SRCS = $(OBJS:.o=.c)
 HDRS = $(wildcard *.h)
 # Unit tests and the fuzz corpus replay, built with the ordinary compiler.
 TEST_BINS = tests/unit/request_test tests/unit/policy_test \
 	tests/unit/outcome_test tests/unit/auth_test tests/unit/peer_test \
-	tests/unit/proxyproto_test tests/tools/peer_check \
+	tests/unit/proxyproto_test tests/unit/upstream_test \
+	tests/tools/peer_check \
 	tests/tools/sandbox_check tests/tools/nofeature fuzz/replay_request \
 	fuzz/replay_auth fuzz/replay_config fuzz/replay_conffile \
-	fuzz/replay_proxyproto
-FUZZ_TARGETS = request auth config conffile proxyproto
+	fuzz/replay_proxyproto fuzz/replay_upstream
+FUZZ_TARGETS = request auth config conffile proxyproto upstream
 # What each fuzz target links besides its own file.
 FUZZ_SRCS_request = request.c
 FUZZ_SRCS_auth = auth.c util.c -lcrypt
 FUZZ_SRCS_config = policy.c request.c util.c
-FUZZ_SRCS_conffile = options.c policy.c peer.c request.c sandbox.c util.c
+FUZZ_SRCS_conffile = options.c policy.c peer.c request.c sandbox.c \
+	upstream.c util.c
 FUZZ_SRCS_proxyproto = proxyproto.c
+FUZZ_SRCS_upstream = upstream.c request.c util.c
 FUZZ_RUNS ?= 10000000
 FUZZ_CC ?= clang
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -124,6 +127,10 @@ tests/tools/peer_check: tests/tools/peer_check.c peer.o util.o
 tests/unit/proxyproto_test: tests/unit/proxyproto_test.c proxyproto.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
+tests/unit/upstream_test: tests/unit/upstream_test.c upstream.o request.o \
+	outcome.o util.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
 tests/tools/sandbox_check: tests/tools/sandbox_check.c sandbox.o util.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
@@ -140,10 +147,14 @@ fuzz/replay_config: fuzz/replay.c fuzz/fuzz_config.c policy.o request.o util.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 fuzz/replay_conffile: fuzz/replay.c fuzz/fuzz_conffile.c options.o policy.o \
-	peer.o request.o sandbox.o util.o
+	peer.o request.o sandbox.o upstream.o util.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 fuzz/replay_proxyproto: fuzz/replay.c fuzz/fuzz_proxyproto.c proxyproto.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+fuzz/replay_upstream: fuzz/replay.c fuzz/fuzz_upstream.c upstream.o request.o \
+	util.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 # peer_test with AddressSanitizer and UBSan, for the suite's ASan pass.

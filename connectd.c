@@ -4,6 +4,7 @@
  * client; connectd reads the request, checks it, dials the target, answers,
  * relays until both directions are done, logs one line and exits.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -30,6 +31,7 @@
 #include "request.h"
 #include "sandbox.h"
 #include "server.h"
+#include "upstream.h"
 #include "util.h"
 
 #define EXIT_USAGE 2
@@ -60,7 +62,20 @@ struct session {
 	int log_syslog; /* fd 2 is no place for the log */
 	int resolved; /* a name went to the resolver (--reuse: no more) */
 	int confined; /* the sandbox is applied (once per process) */
+	/* With --upstream, for a destination not excepted: */
+	int via_upstream; /* the tunnel goes through the parent */
+	char via[LOG_ADDR_MAX]; /* the parent's address, for the log */
+	int upstream_status; /* the parent's final status, 0: none yet */
+	struct upstream_reply up_reply; /* its answer's head, as parsed */
+	size_t up_got; /* bytes of upstream_answer, the tunnel's after head */
+	int64_t connect_deadline; /* for the parent: the dial and its answer */
 };
+
+/*
+ * The parent's answer: apart from the session, so that a proxy without
+ * --upstream never touches its pages.
+ */
+static char upstream_answer[UPSTREAM_HEAD_MAX];
 
 /* What a child of --reuse was like before its first connection. */
 struct reuse_base {
@@ -307,10 +322,79 @@ check_credentials(struct session *s)
 }
 
 /*
+ * With --upstream: whether an --upstream-except rule names the target (a
+ * name by name rules, an address literal by address rules).
+ */
+static int
+upstream_excepted(const struct session *s)
+{
+	return policy_list_has_host(&s->opt.upstream_except, s->req.host,
+	    s->req.host_kind == REQ_HOST_NAME);
+}
+
+/*
+ * An address literal sent to the parent is judged here as if dialled:
+ * the parent never resolves it, so the address policy still holds.
+ */
+static enum outcome
+check_literal(const struct session *s)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+	if (s->req.host_kind == REQ_HOST_IPV4) {
+		sin->sin_family = AF_INET;
+		if (inet_pton(AF_INET, s->req.host, &sin->sin_addr) != 1)
+			return OUT_BAD_TARGET;
+	} else {
+		sin6->sin6_family = AF_INET6;
+		if (inet_pton(AF_INET6, s->req.host, &sin6->sin6_addr) != 1)
+			return OUT_BAD_TARGET;
+	}
+	return check_address((const struct sockaddr *)&ss, s);
+}
+
+/*
+ * Dials the parent instead of the target.  Its address is the admin's
+ * choice, so the destination filter does not apply to it; the deadline
+ * and Happy Eyeballs do.  Returns OUT_OK with s->dial.fd connected to it,
+ * the literal's address outcome, OUT_UPSTREAM_TIMEOUT,
+ * OUT_RESOURCES_EXHAUSTED or OUT_UPSTREAM_UNREACHABLE.
+ */
+static enum outcome
+dial_upstream(struct session *s, struct dial_request *dial)
+{
+	const struct upstream *up = &s->opt.upstream;
+	enum outcome o;
+
+	if (s->req.host_kind != REQ_HOST_NAME &&
+	    (o = check_literal(s)) != OUT_OK)
+		return o;
+	s->via_upstream = 1;
+	snprintf(s->via, sizeof(s->via), up->v6 ? "[%s]:%u" : "%s:%u", up->host,
+	    up->port);
+	dial->host = up->host;
+	dial->numeric = up->numeric;
+	dial->port = up->port;
+	dial->filter = NULL;
+	s->resolved = !dial->numeric;
+	o = dial_connect(dial, &s->dial);
+	if (o == OUT_OK) {
+		util_sockaddr_text((const struct sockaddr *)&s->dial.addr,
+		    s->via, sizeof(s->via));
+		return OUT_OK;
+	}
+	if (o == OUT_CONNECTION_TIMEOUT || o == OUT_DNS_TIMEOUT)
+		return OUT_UPSTREAM_TIMEOUT;
+	return o == OUT_RESOURCES_EXHAUSTED ? o : OUT_UPSTREAM_UNREACHABLE;
+}
+
+/*
  * Checks the parsed request in the documented order (peer user,
  * credentials, port, name, then each address as it is dialled) and dials
- * it; OUT_OK leaves s->dial.fd connected.  Nothing is resolved or dialled
- * for a request refused earlier.
+ * it, or the parent with --upstream; OUT_OK leaves s->dial.fd connected.
+ * Nothing is resolved or dialled for a request refused earlier.
  */
 static enum outcome
 check_and_dial(struct session *s)
@@ -332,19 +416,140 @@ check_and_dial(struct session *s)
 			return o;
 	}
 	t0 = util_now_ms();
-	dial.host = s->req.host;
-	dial.numeric = s->req.host_kind != REQ_HOST_NAME;
-	s->resolved = !dial.numeric;
-	dial.port = s->req.port;
-	dial.filter = &filter;
-	dial.deadline = t0 + s->opt.connect_timeout_ms;
+	dial.deadline = s->connect_deadline = t0 + s->opt.connect_timeout_ms;
 	dial.dns_deadline = t0 + s->opt.dns_timeout_ms;
-	o = dial_connect(&dial, &s->dial);
+	if (s->opt.has_upstream && !upstream_excepted(s)) {
+		o = dial_upstream(s, &dial);
+	} else {
+		dial.host = s->req.host;
+		dial.numeric = s->req.host_kind != REQ_HOST_NAME;
+		s->resolved = !dial.numeric;
+		dial.port = s->req.port;
+		dial.filter = &filter;
+		o = dial_connect(&dial, &s->dial);
+	}
 	/* -1 when no address was ever tried (the name gave none). */
 	s->rec.connect_ms = s->dial.tried[0] ? util_now_ms() - t0 : -1;
 	s->rec.dns_ms = s->dial.dns_ms;
 	s->rec.tried = s->dial.tried;
 	return o;
+}
+
+/*
+ * The parent's credentials: from --upstream-auth-file, read per
+ * connection as --auth-file is, or from the URL.  Returns OUT_OK with
+ * cred and *len set (0: none), or OUT_CONFIG_ERROR after saying why.
+ */
+static enum outcome
+upstream_credentials(
+    const struct session *s, char *cred, size_t size, size_t *len)
+{
+	char err[256];
+
+	if (s->opt.upstream_auth_file == NULL) {
+		*len = s->opt.upstream.cred_len;
+		memcpy(cred, s->opt.upstream.cred, *len);
+		return OUT_OK;
+	}
+	if (upstream_load_cred(s->opt.upstream_auth_file, cred, size, len, err,
+		sizeof(err)) == 0)
+		return OUT_OK;
+	log_warnx("--upstream-auth-file %s", err);
+	return OUT_CONFIG_ERROR;
+}
+
+/*
+ * Reads the parent's answer head under the connect deadline.  Returns the
+ * outcome its status means (s->upstream_status set), or
+ * OUT_UPSTREAM_CLOSED, OUT_UPSTREAM_TIMEOUT, OUT_UPSTREAM_BAD_RESPONSE.
+ * Bytes after the head stay in upstream_answer: they are the tunnel's.
+ */
+static enum outcome
+upstream_read_answer(struct session *s)
+{
+	struct pollfd pfd = { .fd = s->dial.fd, .events = POLLIN };
+
+	upstream_reply_init(&s->up_reply);
+	for (;;) {
+		ssize_t n = read(s->dial.fd, upstream_answer + s->up_got,
+		    sizeof(upstream_answer) - s->up_got);
+		int rc;
+
+		if (n > 0) {
+			s->up_got += (size_t)n;
+			switch (upstream_resume(
+			    upstream_answer, s->up_got, &s->up_reply)) {
+			case UPSTREAM_INCOMPLETE:
+				continue;
+			case UPSTREAM_DONE:
+				s->upstream_status = s->up_reply.status;
+				return upstream_outcome(s->upstream_status);
+			case UPSTREAM_BAD:
+			case UPSTREAM_TOO_LARGE:
+				return OUT_UPSTREAM_BAD_RESPONSE;
+			}
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			return OUT_UPSTREAM_CLOSED;
+		if (errno == EINTR)
+			continue;
+		rc = poll(&pfd, 1, util_poll_timeout(s->connect_deadline));
+		if (rc == 0)
+			return OUT_UPSTREAM_TIMEOUT;
+		if (rc == -1 && errno != EINTR)
+			return OUT_INTERNAL_ERROR;
+	}
+}
+
+/*
+ * Asks the connected parent for the client's target: our own CONNECT
+ * (the client's head and credentials are never passed on), then its
+ * answer.  Returns as upstream_read_answer(), or OUT_CONFIG_ERROR.
+ */
+static enum outcome
+upstream_handshake(struct session *s)
+{
+	char cred[UPSTREAM_CRED_MAX], req[UPSTREAM_CONNECT_MAX];
+	size_t cred_len, n;
+	enum outcome o;
+	int rc;
+
+	if ((o = upstream_credentials(s, cred, sizeof(cred), &cred_len)) !=
+	    OUT_OK)
+		return o;
+	n = upstream_build_connect(s->req.host,
+	    s->req.host_kind == REQ_HOST_IPV6, s->req.port, cred, cred_len, req,
+	    sizeof(req));
+	explicit_bzero(cred, sizeof(cred));
+	rc = n == 0 ? -1
+		    : util_write_all(s->dial.fd, req, n, s->connect_deadline);
+	explicit_bzero(req, sizeof(req));
+	if (n == 0)
+		return OUT_INTERNAL_ERROR;
+	if (rc == -1)
+		return errno == ETIMEDOUT ? OUT_UPSTREAM_TIMEOUT
+					  : OUT_UPSTREAM_CLOSED;
+	return upstream_read_answer(s);
+}
+
+/*
+ * Passes on the tunnel bytes the parent sent right behind its head, before
+ * the relay starts.  Returns 0, or -1 when the client is gone.
+ */
+static int
+upstream_pass_early(struct session *s)
+{
+	size_t at = s->up_reply.head_len, n = s->up_got - at;
+	int rc = 0;
+
+	if (n > 0)
+		rc = util_write_all(s->client.out_fd, upstream_answer + at, n,
+		    util_now_ms() + REPLY_WRITE_MS);
+	if (rc == 0)
+		s->rec.down += n;
+	/* Tunnel bytes: none may reach a later connection of --reuse. */
+	explicit_bzero(upstream_answer, s->up_got);
+	return rc;
 }
 
 static void
@@ -369,9 +574,12 @@ run_tunnel(struct session *s)
 	};
 	int64_t lifetime = -1;
 
-	util_sockaddr_text(
-	    (struct sockaddr *)&s->dial.addr, s->rec.addr, sizeof(s->rec.addr));
-	if (reply_ok(s->client.out_fd, util_now_ms() + REPLY_WRITE_MS) == -1) {
+	/* Through a parent, only the parent knows the target's address. */
+	if (!s->via_upstream)
+		util_sockaddr_text((struct sockaddr *)&s->dial.addr,
+		    s->rec.addr, sizeof(s->rec.addr));
+	if (reply_ok(s->client.out_fd, util_now_ms() + REPLY_WRITE_MS) == -1 ||
+	    (s->via_upstream && upstream_pass_early(s) == -1)) {
 		s->rec.end = relay_end_name(RELAY_END_CLIENT_GONE);
 		return;
 	}
@@ -386,7 +594,7 @@ run_tunnel(struct session *s)
 	    s->head_got - s->pp_len - s->req.head_len, s->opt.idle_timeout_ms,
 	    lifetime, &s->relay);
 	s->rec.up = s->relay.up;
-	s->rec.down = s->relay.down;
+	s->rec.down += s->relay.down;
 	s->rec.urgent_up = s->relay.urgent_up;
 	s->rec.urgent_down = s->relay.urgent_down;
 	s->rec.end = relay_end_name(s->relay.end);
@@ -413,8 +621,9 @@ refuse(struct session *s, enum outcome o, const struct outcome_row *row)
 		    s->opt.realm);
 		extra = challenge;
 	}
-	if (reply_error(s->client.out_fd, row, extra, now + REPLY_WRITE_MS) ==
-	    -1) {
+	/* The parent's status, when it gave one, goes in Proxy-Status. */
+	if (reply_error_received(s->client.out_fd, row, extra,
+		s->upstream_status, now + REPLY_WRITE_MS) == -1) {
 		s->rec.end = relay_end_name(RELAY_END_CLIENT_GONE);
 		return;
 	}
@@ -430,6 +639,16 @@ record_begin(struct session *s)
 	util_strlcpy(s->rec.addr, "-", sizeof(s->rec.addr));
 	s->rec.connect_ms = -1;
 	s->rec.dns_ms = -1;
+}
+
+/* With a parent in the way: which one, and what it answered. */
+static void
+record_upstream(struct session *s)
+{
+	if (!s->via_upstream)
+		return;
+	s->rec.via = s->via;
+	s->rec.upstream_status = s->upstream_status;
 }
 
 /*
@@ -479,8 +698,11 @@ serve(struct session *s)
 	if (o == OUT_OK) {
 		show_phase(s, 1, "dialing");
 		o = check_and_dial(s);
+		/* To the parent, the PROXY header goes before our CONNECT. */
 		if (o == OUT_OK && s->opt.send_proxy != 0)
 			o = send_proxy_header(s);
+		if (o == OUT_OK && s->via_upstream)
+			o = upstream_handshake(s);
 	}
 	row = outcome_row(o);
 	s->rec.reason = row->reason;
@@ -493,6 +715,7 @@ serve(struct session *s)
 	if (s->dial.fd != -1)
 		close(s->dial.fd);
 	s->rec.duration_ms = util_now_ms() - s->start_ms;
+	record_upstream(s);
 	log_record(&s->rec);
 	if (o == OUT_CONFIG_ERROR)
 		return EXIT_USAGE;
@@ -516,6 +739,8 @@ confine(struct session *s, enum sandbox_role role)
 	sb.proc = s->opt.nuids > 0;
 	if (s->opt.auth_file != NULL)
 		sandbox_allow_file(&sb, s->opt.auth_file);
+	if (s->opt.upstream_auth_file != NULL)
+		sandbox_allow_file(&sb, s->opt.upstream_auth_file);
 	if (sandbox_apply(&sb, role, err, sizeof(err)) == 0)
 		return OUT_OK;
 	no_fds = errno == EMFILE || errno == ENFILE;

@@ -34,10 +34,10 @@
 #define LOG_TARGET_MAX 300 /* escaped and clipped target text */
 #define LOG_TRIED_MAX 640 /* whole attempts, then ",+Nmore" for the rest */
 #define LOG_KEY_MAX 14 /* " duration_ms=" and any other key */
-#define LOG_FIELDS 18 /* keys */
+#define LOG_FIELDS 20 /* keys */
 #define LOG_RECORD_MAX                                                         \
-	(LOG_FIELDS * LOG_KEY_MAX + 2 * LOG_ADDR_MAX + 5 * LOG_WORD_MAX +      \
-	    LOG_USER_MAX + LOG_TARGET_MAX + LOG_TRIED_MAX + 8 * LOG_NUM_MAX +  \
+	(LOG_FIELDS * LOG_KEY_MAX + 3 * LOG_ADDR_MAX + 5 * LOG_WORD_MAX +      \
+	    LOG_USER_MAX + LOG_TARGET_MAX + LOG_TRIED_MAX + 9 * LOG_NUM_MAX +  \
 	    1)
 #define LOG_LINE_MAX 1024 /* a warning; a longer one ends in "..." */
 #define LOG_CLIPPED "..."
@@ -357,6 +357,11 @@ log_record(const struct log_record *r)
 	    r->user != NULL ? strlen(r->user) : 0, LOG_USER_MAX);
 	log_put_escaped(&l, "target", r->target, r->target_len, LOG_TARGET_MAX);
 	log_put(&l, "addr", r->addr, LOG_ADDR_MAX);
+	/* Only for a tunnel sent through the parent: which, and its answer. */
+	if (r->via != NULL) {
+		log_put(&l, "via", r->via, LOG_ADDR_MAX);
+		log_put_num(&l, "via_status", "%d", r->upstream_status);
+	}
 	log_put_num(&l, "status", "%d", r->status);
 	log_put(
 	    &l, "reason", r->reason != NULL ? r->reason : "-", LOG_WORD_MAX);

@@ -19,6 +19,8 @@ struct log_record {
 	const char *target; /* untrusted, not terminated: escaped */
 	size_t target_len;
 	char addr[LOG_ADDR_MAX]; /* address that carried it, or "-" */
+	const char *via; /* the upstream proxy's address, or NULL: none */
+	int upstream_status; /* its status, 0 when it gave none */
 	int status; /* HTTP status sent, 0 for none */
 	const char *reason; /* outcome key */
 	const char *rcode; /* DNS rcode behind dns_error, or NULL */

@@ -40,6 +40,9 @@ enum options_id {
 	OPT_PROXY_PROTOCOL,
 	OPT_PROXY_PROTOCOL_FROM,
 	OPT_SEND_PROXY,
+	OPT_UPSTREAM,
+	OPT_UPSTREAM_AUTH_FILE,
+	OPT_UPSTREAM_EXCEPT,
 	OPT_SPARES,
 	OPT_REUSE,
 	OPT_NO_SPLICE,
@@ -57,6 +60,7 @@ struct options_spec {
 	const char *arg; /* the value's name in the usage; NULL: a flag */
 	int in_config; /* may be a line of a configuration file */
 	const char *help; /* for --help; '\n' starts an indented line */
+	int secret; /* the value may hold a password: never echoed */
 };
 
 /* In --help's order. */
@@ -106,6 +110,16 @@ static const struct options_spec options_table[] = {
 	[OPT_SEND_PROXY] = { "send-proxy", 's', "version", 1,
 	    "send a PROXY header, v1 or v2, with the\n"
 	    "client's address to each target" },
+	[OPT_UPSTREAM] = { "upstream", 'x', "url", 1,
+	    "send every tunnel through the parent proxy\n"
+	    "http://[user:password@]host:port",
+	    1 },
+	[OPT_UPSTREAM_AUTH_FILE] = { "upstream-auth-file", 'X', "file", 1,
+	    "the parent's credentials: FILE holds one\n"
+	    "user:password line" },
+	[OPT_UPSTREAM_EXCEPT] = { "upstream-except", 'E', "rule", 1,
+	    "dial destinations matching RULE directly\n"
+	    "(--allow-dest syntax; repeat to add)" },
 	[OPT_SPARES] = { "spares", 'k', "count", 1,
 	    "children forked ahead, each waiting in\n"
 	    "accept(2) for one connection (0 to 64,\n"
@@ -349,12 +363,10 @@ options_spares(const char *arg, size_t *out, char *why, size_t size)
 	return 0;
 }
 
+/* Why a destination rule was not taken, from errno. */
 static int
-options_rule(
-    struct options *opt, int allow, const char *arg, char *why, size_t size)
+options_rule_error(char *why, size_t size)
 {
-	if (policy_add_rule(&opt->policy, allow, arg) == 0)
-		return 0;
 	if (errno == E2BIG) {
 		snprintf(why, size, "more than %d rules in the list",
 		    POLICY_RULES_MAX);
@@ -363,6 +375,15 @@ options_rule(
 	return options_why(why, size,
 	    "not a rule: a CIDR block, an address, a host name or a "
 	    ".domain suffix");
+}
+
+static int
+options_rule(
+    struct options *opt, int allow, const char *arg, char *why, size_t size)
+{
+	if (policy_add_rule(&opt->policy, allow, arg) == 0)
+		return 0;
+	return options_rule_error(why, size);
 }
 
 static int
@@ -386,6 +407,24 @@ options_send_proxy(const char *arg, int *out, char *why, size_t size)
 		return 0;
 	}
 	return options_why(why, size, "not v1 or v2");
+}
+
+static int
+options_upstream(struct options *opt, const char *arg, char *why, size_t size)
+{
+	if (upstream_parse_url(arg, &opt->upstream, why, size) == -1)
+		return -1;
+	opt->has_upstream = 1;
+	return 0;
+}
+
+static int
+options_upstream_except(
+    struct options *opt, const char *arg, char *why, size_t size)
+{
+	if (policy_list_add_rule(&opt->upstream_except, arg) == 0)
+		return 0;
+	return options_rule_error(why, size);
 }
 
 static int
@@ -476,6 +515,13 @@ options_apply(enum options_id id, const char *arg, struct options *opt,
 		return options_proxy_from(opt, arg, why, size);
 	case OPT_SEND_PROXY:
 		return options_send_proxy(arg, &opt->send_proxy, why, size);
+	case OPT_UPSTREAM:
+		return options_upstream(opt, arg, why, size);
+	case OPT_UPSTREAM_AUTH_FILE:
+		opt->upstream_auth_file = arg;
+		return 0;
+	case OPT_UPSTREAM_EXCEPT:
+		return options_upstream_except(opt, arg, why, size);
 	case OPT_SPARES:
 		return options_spares(arg, &opt->spares, why, size);
 	case OPT_REUSE:
@@ -514,6 +560,10 @@ options_defaults(struct options *opt)
 	opt->proxy_protocol = 0;
 	opt->proxy_from.n = 0;
 	opt->send_proxy = 0;
+	opt->has_upstream = 0;
+	opt->upstream.cred_len = 0;
+	opt->upstream_auth_file = NULL;
+	policy_list_clear(&opt->upstream_except);
 	opt->listen = NULL;
 	opt->fork = 0;
 	opt->max_children = 1024;
@@ -771,6 +821,8 @@ options_take(enum options_id id, const char *arg, struct options *opt,
 		/* A long value is clipped so that what was wrong still shows. */
 		util_escape(shown, sizeof(shown), arg != NULL ? arg : "",
 		    arg != NULL ? strlen(arg) : 0);
+		if (options_table[id].secret)
+			util_strlcpy(shown, "(not shown)", sizeof(shown));
 		snprintf(err, errsize, "--%s %s: %s", options_table[id].name,
 		    shown, why);
 		return OPTIONS_USAGE;
@@ -797,6 +849,14 @@ options_check_combination(const struct options *opt, char *err, size_t errsize)
 	else if (opt->proxy_protocol && opt->nuids > 0)
 		why = "--allow-uid cannot apply to clients behind "
 		      "--proxy-protocol";
+	else if (!opt->has_upstream && opt->upstream_auth_file != NULL)
+		why = "--upstream-auth-file without --upstream";
+	else if (!opt->has_upstream && opt->upstream_except.n > 0)
+		why = "--upstream-except without --upstream";
+	/* Two sources would leave the admin guessing which one is sent. */
+	else if (opt->upstream.cred_len > 0 && opt->upstream_auth_file != NULL)
+		why = "--upstream-auth-file, and credentials in --upstream: "
+		      "give them once";
 	if (why == NULL)
 		return 0;
 	snprintf(err, errsize, "%s", why);

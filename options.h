@@ -16,6 +16,7 @@
 #include "peer.h"
 #include "policy.h"
 #include "sandbox.h"
+#include "upstream.h"
 
 #define OPTIONS_REALM_MAX 128
 #define OPTIONS_CONFIG_MAX (64 * 1024) /* bytes in a configuration file */
@@ -38,6 +39,10 @@ struct options {
 	int proxy_protocol; /* --proxy-protocol: a PROXY header is required */
 	struct policy_list proxy_from; /* --proxy-protocol-from: who sends it */
 	int send_proxy; /* --send-proxy: 1 or 2, 0 for none */
+	int has_upstream; /* --upstream was given */
+	struct upstream upstream; /* the parent, with any URL credentials */
+	const char *upstream_auth_file; /* --upstream-auth-file, or NULL */
+	struct policy_list upstream_except; /* dialled directly */
 	const char *listen; /* --listen ADDR:PORT, or NULL */
 	int fork; /* --fork: serve a listening socket handed over */
 	size_t max_children; /* live children in the high-rate mode */
@@ -67,7 +72,10 @@ void options_defaults(struct options *opt);
  * where it stands, so that options after it win.  --help and --version
  * print to stdout and return OPTIONS_EXIT; a bad option or value, or a
  * combination that cannot work once all are read (--proxy-protocol without
- * --proxy-protocol-from or with --allow-uid), returns OPTIONS_USAGE, and a --config file that cannot be read or has a bad line
+ * --proxy-protocol-from or with --allow-uid, --upstream-auth-file or
+ * --upstream-except without --upstream, credentials both in the URL and
+ * in a file), returns OPTIONS_USAGE, and a --config file that cannot be
+ * read or has a bad line
  * OPTIONS_BAD_CONFIG, each with a message naming the option (and the file
  * and line) in err, of errsize bytes.
  */

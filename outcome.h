@@ -44,6 +44,17 @@ enum outcome {
 	OUT_DESTINATION_UNREACHABLE,
 	OUT_CONNECTION_BLOCKED, /* a firewall or a prohibit route: EACCES */
 	OUT_CONNECTION_TIMEOUT,
+	/* --upstream: the parent, and what it answered. */
+	OUT_UPSTREAM_UNREACHABLE, /* it could not be dialled */
+	OUT_UPSTREAM_TIMEOUT, /* no whole answer by the connect deadline */
+	OUT_UPSTREAM_CLOSED, /* it closed before its answer was whole */
+	OUT_UPSTREAM_BAD_RESPONSE, /* not an HTTP/1.x head, or too large */
+	OUT_UPSTREAM_AUTH_FAILED, /* its 407: our credentials, not the client's */
+	OUT_UPSTREAM_DENIED, /* its 403 */
+	OUT_UPSTREAM_BAD_GATEWAY, /* its 502 */
+	OUT_UPSTREAM_UNAVAILABLE, /* its 503 */
+	OUT_UPSTREAM_GATEWAY_TIMEOUT, /* its 504 */
+	OUT_UPSTREAM_REFUSED, /* any other status but 2xx */
 	OUT_RESOURCES_EXHAUSTED,
 	OUT_CONFIG_ERROR,
 	OUT_INTERNAL_ERROR,

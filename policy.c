@@ -79,9 +79,8 @@ struct policy_views {
 	struct policy_addr a[3]; /* Teredo carries two */
 };
 
-/* Drops every rule of l, with the names they own. */
-static void
-policy_clear_list(struct policy_list *l)
+void
+policy_list_clear(struct policy_list *l)
 {
 	while (l->n > 0)
 		free(l->rule[--l->n].name);
@@ -97,8 +96,8 @@ policy_init(struct policy *p)
 	p->ports[0].lo = p->ports[0].hi = 443;
 	p->nports = 1;
 	p->ports_given = 0;
-	policy_clear_list(&p->allow);
-	policy_clear_list(&p->deny);
+	policy_list_clear(&p->allow);
+	policy_list_clear(&p->deny);
 }
 
 /*
@@ -237,7 +236,12 @@ policy_parse_name(const char *text, struct policy_rule *r)
 int
 policy_add_rule(struct policy *p, int allow, const char *text)
 {
-	struct policy_list *list = allow ? &p->allow : &p->deny;
+	return policy_list_add_rule(allow ? &p->allow : &p->deny, text);
+}
+
+int
+policy_list_add_rule(struct policy_list *list, const char *text)
+{
 	struct policy_rule r;
 
 	if (policy_parse_net(text, &r) == -1 &&
@@ -333,6 +337,22 @@ policy_list_has_addr(const struct policy_list *l, const struct policy_addr *a)
 		if (policy_net_matches(&l->rule[i], a))
 			return 1;
 	return 0;
+}
+
+int
+policy_list_has_host(const struct policy_list *l, const char *host, int name)
+{
+	char folded[POLICY_NAME_MAX];
+	struct policy_addr a;
+
+	if (name) {
+		policy_fold_name(host, folded, sizeof(folded));
+		return policy_list_has_name(l, folded);
+	}
+	if (policy_parse_addr(host, strlen(host), &a) == -1)
+		return 0;
+	policy_unmap(&a);
+	return policy_list_has_addr(l, &a);
 }
 
 /* The default-deny table, parsed once. */

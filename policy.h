@@ -67,6 +67,21 @@ int policy_add_ports(struct policy *p, const char *list);
  */
 int policy_add_rule(struct policy *p, int allow, const char *text);
 
+/* Drops every rule of l (zeroed, or filled here), with the names they own. */
+void policy_list_clear(struct policy_list *l);
+
+/* Adds a rule, as policy_add_rule() does, to the list l. */
+int policy_list_add_rule(struct policy_list *l, const char *text);
+
+/*
+ * 1 when a rule of l names the request's host, else 0: a host name
+ * (name != 0) by the name and suffix rules, an address literal (no
+ * brackets; IPv4-mapped as IPv4) by the address and block rules.  A name
+ * is never resolved for this.
+ */
+int
+policy_list_has_host(const struct policy_list *l, const char *host, int name);
+
 /*
  * Adds an address or CIDR block (no names) to the list l, as for the
  * PROXY protocol's trusted peers.  Returns 0, or -1 with errno EINVAL (not

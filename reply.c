@@ -26,25 +26,38 @@ reply_ok(int fd, int64_t deadline)
 	return util_write_all(fd, ok, sizeof(ok) - 1, deadline);
 }
 
-/* The Proxy-Status member for e (RFC 9209 section 2). */
+/*
+ * The Proxy-Status member for e (RFC 9209 section 2), with the next hop's
+ * status when there was one (received, 0 for none).
+ */
 static void
-reply_proxy_status(const struct outcome_row *e, char *buf, size_t size)
+reply_proxy_status(
+    const struct outcome_row *e, int received, char *buf, size_t size)
 {
+	char rcode[48] = "", rstatus[32] = "";
+
 	/* details is a String; our keys need no escaping. */
 	if (e->rcode != NULL)
-		snprintf(buf, size,
-		    "connectd; error=%s; rcode=\"%s\"; details=\"%s\"",
-		    e->rfc9209, e->rcode, e->reason);
-	else
-		snprintf(buf, size, "connectd; error=%s; details=\"%s\"",
-		    e->rfc9209, e->reason);
+		snprintf(rcode, sizeof(rcode), "; rcode=\"%s\"", e->rcode);
+	if (received > 0)
+		snprintf(
+		    rstatus, sizeof(rstatus), "; received-status=%d", received);
+	snprintf(buf, size, "connectd; error=%s%s%s; details=\"%s\"",
+	    e->rfc9209, rcode, rstatus, e->reason);
 }
 
 int
 reply_error(
     int fd, const struct outcome_row *e, const char *extra, int64_t deadline)
 {
-	char body[160], head[1024], status[128];
+	return reply_error_received(fd, e, extra, 0, deadline);
+}
+
+int
+reply_error_received(int fd, const struct outcome_row *e, const char *extra,
+    int received, int64_t deadline)
+{
+	char body[160], head[1024], status[160];
 	int blen, hlen;
 
 	if (e->status == 0)
@@ -55,7 +68,7 @@ reply_error(
 	else
 		blen = snprintf(
 		    body, sizeof(body), "%s: %s\n", e->reason, e->text);
-	reply_proxy_status(e, status, sizeof(status));
+	reply_proxy_status(e, received, status, sizeof(status));
 	hlen = snprintf(head, sizeof(head),
 	    "HTTP/1.1 %d %s\r\n"
 	    "Proxy-Agent: connectd/" CONNECTD_VERSION "\r\n"

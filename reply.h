@@ -25,6 +25,14 @@ int reply_error(
     int fd, const struct outcome_row *row, const char *extra, int64_t deadline);
 
 /*
+ * reply_error() for an answer that passes on the next hop's status, the
+ * upstream proxy's (received, 0 for none), as Proxy-Status's
+ * received-status parameter (RFC 9209 section 2.1.3).
+ */
+int reply_error_received(int fd, const struct outcome_row *row,
+    const char *extra, int received, int64_t deadline);
+
+/*
  * Lingering close of the client after an error response: shuts down our
  * write side (or closes out_fd when it is not in_fd, a pipe), then reads and
  * discards input until EOF, a bounded byte count or the deadline, so the

@@ -15,7 +15,8 @@ static const char *const known_types[] = { "http_request_error",
 	"http_request_denied", "destination_ip_prohibited", "dns_error",
 	"dns_timeout", "connection_refused", "destination_ip_unroutable",
 	"connection_timeout", "proxy_internal_error",
-	"proxy_configuration_error" };
+	"proxy_configuration_error", "destination_unavailable",
+	"http_protocol_error", "http_response_incomplete" };
 
 static int
 known_type(const char *t)
