@@ -221,44 +221,6 @@ auth_decode_basic(const char *value, size_t len, char *user, size_t usersize,
 	return AUTH_OK;
 }
 
-/* Opens path for reading and checks what it is on the descriptor itself. */
-static int
-auth_open(const char *path, struct stat *st, char *err, size_t errsize)
-{
-	int fd;
-
-	/* O_NONBLOCK: a FIFO in its place must not hang the open. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
-		snprintf(err, errsize, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, st) == -1) {
-		snprintf(err, errsize, "%s: %s", path, strerror(errno));
-	} else if (!S_ISREG(st->st_mode)) {
-		snprintf(err, errsize, "%s: not a regular file", path);
-	} else if ((st->st_mode & 006) != 0) {
-		snprintf(err, errsize,
-		    "%s: readable or writable by others (mode %04o)", path,
-		    (unsigned int)(st->st_mode & 07777));
-	} else if ((st->st_mode & 020) != 0) {
-		snprintf(err, errsize, "%s: writable by its group (mode %04o)",
-		    path, (unsigned int)(st->st_mode & 07777));
-	} else if (st->st_uid != 0 && st->st_uid != geteuid()) {
-		/* Its owner can rewrite it: only root and we are trusted. */
-		snprintf(err, errsize,
-		    "%s: owned by uid %lu, neither root nor uid %lu that "
-		    "connectd runs as",
-		    path, (unsigned long)st->st_uid, (unsigned long)geteuid());
-	} else if (st->st_size > AUTH_FILE_MAX) {
-		snprintf(err, errsize, "%s: larger than %d bytes", path,
-		    AUTH_FILE_MAX);
-	} else {
-		return fd;
-	}
-	close(fd);
-	return -1;
-}
-
 /*
  * Reads the whole file into af->buf, NUL-terminated, in a buffer sized by
  * fstat.  Returns its length (at most AUTH_FILE_MAX) or -1.
@@ -271,7 +233,8 @@ auth_read(const char *path, struct auth_file *af, char *err, size_t errsize)
 	ssize_t n = 0;
 	int fd;
 
-	if ((fd = auth_open(path, &st, err, errsize)) == -1)
+	if ((fd = util_open_secret(path, AUTH_FILE_MAX, &st, err, errsize)) ==
+	    -1)
 		return -1;
 	size = (size_t)st.st_size;
 	/* One byte more than fstat said, to see a file that grew. */

@@ -60,7 +60,7 @@ struct options_spec {
 	const char *arg; /* the value's name in the usage; NULL: a flag */
 	int in_config; /* may be a line of a configuration file */
 	const char *help; /* for --help; '\n' starts an indented line */
-	int secret; /* the value may hold a password: never echoed */
+	int secret; /* a URL that may hold a password: echoed redacted */
 };
 
 /* In --help's order. */
@@ -819,10 +819,14 @@ options_take(enum options_id id, const char *arg, struct options *opt,
 	}
 	if (options_apply(id, arg, opt, why, sizeof(why)) == -1) {
 		/* A long value is clipped so that what was wrong still shows. */
-		util_escape(shown, sizeof(shown), arg != NULL ? arg : "",
-		    arg != NULL ? strlen(arg) : 0);
-		if (options_table[id].secret)
-			util_strlcpy(shown, "(not shown)", sizeof(shown));
+		char redacted[OPTIONS_CONFIG_LINE_MAX];
+		const char *v = arg != NULL ? arg : "";
+
+		if (options_table[id].secret) {
+			upstream_redact(v, redacted, sizeof(redacted));
+			v = redacted;
+		}
+		util_escape(shown, sizeof(shown), v, strlen(v));
 		snprintf(err, errsize, "--%s %s: %s", options_table[id].name,
 		    shown, why);
 		return OPTIONS_USAGE;

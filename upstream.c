@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "request.h"
@@ -183,6 +184,23 @@ upstream_parse_url(
 	return upstream_hostport(a, alen, up, why, whysize);
 }
 
+void
+upstream_redact(const char *url, char *out, size_t size)
+{
+	const char *a = strstr(url, "://"), *at;
+	size_t alen;
+
+	/* Without a scheme, "user:password@host" may still be there. */
+	a = a != NULL ? a + 3 : url;
+	alen = strcspn(a, "/?#");
+	at = memrchr(a, '@', alen);
+	if (at == NULL) {
+		util_strlcpy(out, url, size);
+		return;
+	}
+	snprintf(out, size, "%.*s***%s", (int)(a - url), url, at);
+}
+
 int
 upstream_parse_cred(const char *buf, size_t len, char *cred, size_t credsize,
     size_t *cred_len, char *why, size_t whysize)
@@ -222,14 +240,15 @@ upstream_load_cred(const char *path, char *cred, size_t credsize,
     size_t *cred_len, char *why, size_t whysize)
 {
 	char buf[UPSTREAM_AUTH_FILE_MAX + 1];
+	struct stat st;
 	size_t got = 0;
 	ssize_t n = 1;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), saved, rc;
+	int fd, saved, rc;
 
-	if (fd == -1) {
-		snprintf(why, whysize, "%s: %s", path, strerror(errno));
+	/* It holds a password: the same checks as --auth-file's. */
+	fd = util_open_secret(path, UPSTREAM_AUTH_FILE_MAX, &st, why, whysize);
+	if (fd == -1)
 		return -1;
-	}
 	while (got < sizeof(buf) && n != 0) {
 		n = read(fd, buf + got, sizeof(buf) - got);
 		if (n == -1 && errno == EINTR)
@@ -240,13 +259,9 @@ upstream_load_cred(const char *path, char *cred, size_t credsize,
 	}
 	saved = errno;
 	close(fd);
-	if (n == -1) {
-		snprintf(why, whysize, "%s: %s", path, strerror(saved));
-		return -1;
-	}
-	if (got > UPSTREAM_AUTH_FILE_MAX) {
-		snprintf(why, whysize, "%s: larger than %d bytes", path,
-		    UPSTREAM_AUTH_FILE_MAX);
+	if (n == -1 || got > UPSTREAM_AUTH_FILE_MAX) {
+		snprintf(why, whysize, "%s: %s", path,
+		    n == -1 ? strerror(saved) : "changed while being read");
 		return -1;
 	}
 	rc = upstream_parse_cred(

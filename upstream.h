@@ -41,6 +41,12 @@ int upstream_parse_url(
     const char *url, struct upstream *up, char *why, size_t whysize);
 
 /*
+ * Copies url into out (of size bytes) with any userinfo replaced by
+ * "***", so that a message can show what was given without its password.
+ */
+void upstream_redact(const char *url, char *out, size_t size);
+
+/*
  * Parses the text of an --upstream-auth-file (len bytes of buf): one line
  * "user:password", taken as is (no percent-decoding), a line end and blank
  * lines after it allowed.  Stores the line in cred (of credsize bytes,

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -228,4 +229,42 @@ util_sockaddr_text(const struct sockaddr *sa, char *buf, size_t size)
 		util_strlcpy(buf, "-", size);
 	}
 	return buf;
+}
+
+int
+util_open_secret(
+    const char *path, off_t max, struct stat *st, char *err, size_t errsize)
+{
+	int fd;
+
+	/* O_NONBLOCK: a FIFO in its place must not hang the open. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
+		snprintf(err, errsize, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, st) == -1) {
+		snprintf(err, errsize, "%s: %s", path, strerror(errno));
+	} else if (!S_ISREG(st->st_mode)) {
+		snprintf(err, errsize, "%s: not a regular file", path);
+	} else if ((st->st_mode & 006) != 0) {
+		snprintf(err, errsize,
+		    "%s: readable or writable by others (mode %04o)", path,
+		    (unsigned int)(st->st_mode & 07777));
+	} else if ((st->st_mode & 020) != 0) {
+		snprintf(err, errsize, "%s: writable by its group (mode %04o)",
+		    path, (unsigned int)(st->st_mode & 07777));
+	} else if (st->st_uid != 0 && st->st_uid != geteuid()) {
+		/* Its owner can rewrite it: only root and we are trusted. */
+		snprintf(err, errsize,
+		    "%s: owned by uid %lu, neither root nor uid %lu that "
+		    "connectd runs as",
+		    path, (unsigned long)st->st_uid, (unsigned long)geteuid());
+	} else if (st->st_size > max) {
+		snprintf(err, errsize, "%s: larger than %lld bytes", path,
+		    (long long)max);
+	} else {
+		return fd;
+	}
+	close(fd);
+	return -1;
 }

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -63,6 +64,17 @@ int util_set_cloexec(int fd);
 int util_write_all(int fd, const void *buf, size_t len, int64_t deadline);
 
 struct sockaddr;
+struct stat;
+
+/*
+ * Opens a file of secrets for reading (O_NONBLOCK: a FIFO in its place
+ * must not hang the open) and checks on the descriptor itself, into *st,
+ * that it is a regular file of at most max bytes, neither readable nor
+ * writable by others nor writable by its group, owned by root or by us.
+ * Returns the fd (the caller closes it), or -1 with "path: why" in err.
+ */
+int util_open_secret(
+    const char *path, off_t max, struct stat *st, char *err, size_t errsize);
 
 /*
  * Formats an address as "1.2.3.4:port", "[2001:db8::1]:port" (an

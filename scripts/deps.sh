@@ -13,7 +13,7 @@ build="gcc make pkg-config libc6-dev libsystemd-dev libcrypt-dev systemd"
 check="$build bats curl openssl netcat-openbsd python3 xinetd ucspi-tcp
 	mandoc clang valgrind iproute2 procps util-linux passwd nftables
 	socat wget openssh-server openssh-client git nodejs golang-go chromium
-	firefox-esr libnss3-tools stunnel4 haproxy"
+	firefox-esr libnss3-tools stunnel4 haproxy squid"
 bench="$build tinyproxy squid gnuplot-nox procps util-linux"
 systemd="$build systemd-container debootstrap"
 
@@ -49,7 +49,8 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq </dev/null
 $line -qq </dev/null
 # bench/run starts its own tinyproxy and squid on loopback,
-# tests/clients.bats its own sshd and tests/proxyproto.bats its own haproxy,
+# tests/clients.bats its own sshd, tests/proxyproto.bats its own haproxy and
+# tests/upstream.bats its own squid (with basic_ncsa_auth, in the package),
 # in the foreground: the services that
 # installing them just started are not wanted.
 for ps in tinyproxy:tinyproxy squid:squid openssh-server:ssh haproxy:haproxy; do

@@ -31,6 +31,14 @@ setup() {
 	[[ $output != *"not ok"* ]]
 }
 
+@test "upstream: URLs, credentials files, our CONNECT, the parent's answers at every split and cap" {
+	run "$top/tests/unit/upstream_test"
+	echo "$output" | grep -v '^ok' || true
+	[ "$status" -eq 0 ]
+	[[ $output == 1..* ]]
+	[[ $output != *"not ok"* ]]
+}
+
 @test "destination policy: rules, precedence and every default-denied range" {
 	run "$top/tests/unit/policy_test"
 	echo "$output" | grep -v '^ok' || true
@@ -81,6 +89,14 @@ setup() {
 
 @test "fuzz corpus replays through the PROXY header parser without a fault" {
 	run "$top/fuzz/replay_proxyproto" "$top/fuzz/corpus/proxyproto"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output =~ replayed\ ([0-9]+)\ inputs ]]
+	[ "${BASH_REMATCH[1]}" -ge 10 ]
+}
+
+@test "fuzz corpus replays through the upstream parsers without a fault" {
+	run "$top/fuzz/replay_upstream" "$top/fuzz/corpus/upstream"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ $output =~ replayed\ ([0-9]+)\ inputs ]]

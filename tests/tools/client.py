@@ -358,8 +358,10 @@ def check_error(code, reasons, head, hd, clen, body, extra, end):
         f.append('Proxy-Agent %r' % hd['proxy-agent'][0])
     ps = hd.get('proxy-status', [''])[0]
     got_reason = None
-    # RFC 9209: error type, its own parameters (rcode for dns_error), details
-    pm = re.fullmatch(r'connectd; error=[a-z_]+(?:; [a-z-]+="[A-Z]+")?; details="([^"]*)"', ps)
+    # RFC 9209: error type, its own parameters (rcode for dns_error), the
+    # upstream proxy's status when there was one, details
+    pm = re.fullmatch(r'connectd; error=[a-z_]+(?:; [a-z-]+="[A-Z]+")?'
+                      r'(?:; received-status=[1-9][0-9]{2})?; details="([^"]*)"', ps)
     if not pm:
         f.append('Proxy-Status %r not of form connectd; error=TYPE; details="REASON"' % ps)
     else:
