@@ -759,6 +759,12 @@ refuse_misconfigured(struct session *s, int stderr_closed)
 		return EXIT_USAGE;
 	settle_log_sink(s, stderr_closed,
 	    (const int[]){ s->client.in_fd, s->client.out_fd }, 2);
+	/*
+	 * Confined like any connection, with nothing of the unusable file
+	 * trusted.  Failing, confine() has said why; the answer is the same.
+	 */
+	options_defaults(&s->opt);
+	(void)confine(s, SANDBOX_CONNECTION);
 	if (util_set_nonblock(s->client.in_fd) == 0 &&
 	    util_set_nonblock(s->client.out_fd) == 0) {
 		s->row = outcome_row(OUT_CONFIG_ERROR);
