@@ -239,8 +239,21 @@ read_head(struct session *s, int64_t deadline)
 }
 
 /*
+ * The client --send-proxy names: the one a PROXY header carried, else the
+ * one the launcher's variables named (over a pipe, or behind a local
+ * relay such as stunnel), else the socket's peer; NULL for none known.
+ */
+static const struct sockaddr *
+client_for_target(const struct session *s)
+{
+	if (!s->pp.has_addr && s->client.has_named)
+		return (const struct sockaddr *)&s->client.named;
+	return s->client_addr;
+}
+
+/*
  * With --send-proxy: the PROXY header for the target, before any tunnel
- * byte: the client (as carried by a header we read) and our own address.
+ * byte: the client (see client_for_target()) and our own address.
  */
 static enum outcome
 send_proxy_header(struct session *s)
@@ -251,7 +264,8 @@ send_proxy_header(struct session *s)
 
 	if (s->client.has_local)
 		self = (const struct sockaddr *)&s->client.local;
-	n = pp_build(s->opt.send_proxy, s->client_addr, self, buf, sizeof(buf));
+	n = pp_build(
+	    s->opt.send_proxy, client_for_target(s), self, buf, sizeof(buf));
 	if (n == 0)
 		return OUT_INTERNAL_ERROR;
 	/* A fresh socket's buffer takes it at once; failing, the target left. */
