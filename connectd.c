@@ -575,8 +575,6 @@ upstream_pass_early(struct session *s)
 		    util_now_ms() + REPLY_WRITE_MS);
 	if (rc == 0)
 		s->early_down = n;
-	/* Tunnel bytes: none may reach a later connection of --reuse. */
-	explicit_bzero(upstream_answer, s->up_got);
 	return rc;
 }
 
@@ -874,7 +872,7 @@ reuse_clean(const struct session *s, const struct reuse_base *before)
 /*
  * Wipes what one connection left in this process for the next one: the
  * session (the options, the log's sink and whether the sandbox is on
- * aside) and the relay's buffers.
+ * aside), the relay's buffers and the upstream parent's answer.
  */
 static void
 session_wipe(struct session *s)
@@ -882,6 +880,8 @@ session_wipe(struct session *s)
 	struct options opt = s->opt;
 	int confined = s->confined, log_syslog = s->log_syslog;
 
+	/* The parent's answer, and any tunnel bytes behind it. */
+	explicit_bzero(upstream_answer, s->up_got);
 	explicit_bzero(s, sizeof(*s));
 	s->opt = opt;
 	s->confined = confined;
