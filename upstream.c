@@ -399,22 +399,28 @@ upstream_field_line(const char *p, size_t n)
 }
 
 /*
- * A line still unfinished: a status line must already read as "HTTP/1."
- * so far, so that a parent speaking something else is judged at once.
+ * 1 when a status line's first n bytes cannot start "HTTP/1.": judged
+ * before any length, so that a parent speaking something else gets the
+ * same verdict on a prefix as on the whole.
  */
+static int
+upstream_bad_start(const char *p, size_t n)
+{
+	static const char start[] = "HTTP/1.";
+
+	return memcmp(p, start,
+		   n < sizeof(start) - 1 ? n : sizeof(start) - 1) != 0;
+}
+
+/* A line still unfinished: judged as far as its bytes allow. */
 static enum upstream_verdict
 upstream_partial(const char *buf, size_t len, const struct upstream_reply *r)
 {
-	static const char start[] = "HTTP/1.";
 	size_t n = r->cur.scan - r->cur.line;
 
-	if (n > UPSTREAM_LINE_MAX)
-		return UPSTREAM_TOO_LARGE;
-	if (!r->cur.in_fields &&
-	    memcmp(buf + r->cur.line, start,
-		n < sizeof(start) - 1 ? n : sizeof(start) - 1) != 0)
+	if (!r->cur.in_fields && upstream_bad_start(buf + r->cur.line, n))
 		return UPSTREAM_BAD;
-	if (len >= UPSTREAM_HEAD_MAX)
+	if (n > UPSTREAM_LINE_MAX || len >= UPSTREAM_HEAD_MAX)
 		return UPSTREAM_TOO_LARGE;
 	return UPSTREAM_INCOMPLETE;
 }
@@ -423,6 +429,8 @@ upstream_partial(const char *buf, size_t len, const struct upstream_reply *r)
 static enum upstream_verdict
 upstream_line(const char *p, size_t n, size_t next, struct upstream_reply *r)
 {
+	if (!r->cur.in_fields && upstream_bad_start(p, n))
+		return UPSTREAM_BAD;
 	if (n > UPSTREAM_LINE_MAX)
 		return UPSTREAM_TOO_LARGE;
 	if (!r->cur.in_fields) {

@@ -284,6 +284,54 @@ run_bad_rule(int n, const char *rule)
 	return refused;
 }
 
+/*
+ * A list of its own, as --upstream-except uses: names by the name rules,
+ * address literals by the address rules, a name never resolved.
+ */
+static const struct host_case {
+	const char *rules; /* space separated */
+	const char *host;
+	int name; /* host is a name, not an address literal */
+	int want;
+} host_cases[] = {
+	{ "10.0.0.0/8", "10.1.2.3", 0, 1 },
+	{ "10.0.0.0/8", "11.1.2.3", 0, 0 },
+	{ "10.0.0.0/8", "::ffff:10.1.2.3", 0, 1 },
+	{ "2001:db8::/32", "2001:db8::7", 0, 1 },
+	{ "2001:db8::/32", "2001:db9::7", 0, 0 },
+	{ "192.0.2.7", "192.0.2.7", 0, 1 },
+	{ "localhost", "LOCALHOST", 1, 1 },
+	{ "localhost", "localhost.", 1, 1 },
+	{ ".corp.example", "db.corp.example", 1, 1 },
+	{ ".corp.example", "corp.example", 1, 1 },
+	{ ".corp.example", "badcorp.example", 1, 0 },
+	{ "db.corp.example", "www.corp.example", 1, 0 },
+	{ "127.0.0.0/8", "localhost", 1, 0 },
+	{ "localhost", "127.0.0.1", 0, 0 },
+	{ "", "example.org", 1, 0 },
+};
+
+static int
+run_host_case(int n, const struct host_case *c)
+{
+	static struct policy_list l;
+	char buf[256], *tok, *save = NULL;
+	int got = -1, ok;
+
+	policy_list_clear(&l);
+	snprintf(buf, sizeof(buf), "%s", c->rules);
+	for (tok = strtok_r(buf, " ", &save); tok != NULL;
+	     tok = strtok_r(NULL, " ", &save))
+		if (policy_list_add_rule(&l, tok) == -1)
+			goto out;
+	got = policy_list_has_host(&l, c->host, c->name);
+out:
+	ok = got == c->want;
+	printf("%s %d - list \"%s\" %s %s\n", ok ? "ok" : "not ok", n, c->rules,
+	    c->want ? "names" : "does not name", c->host);
+	return ok;
+}
+
 int
 main(void)
 {
@@ -291,9 +339,10 @@ main(void)
 	size_t nn = sizeof(name_cases) / sizeof(name_cases[0]);
 	size_t ns = sizeof(self_cases) / sizeof(self_cases[0]);
 	size_t nb = sizeof(bad_rules) / sizeof(bad_rules[0]);
+	size_t nh = sizeof(host_cases) / sizeof(host_cases[0]);
 	int n = 1, failed = 0;
 
-	printf("1..%zu\n", na + nn + ns + nb);
+	printf("1..%zu\n", na + nn + ns + nb + nh);
 	for (i = 0; i < na; i++)
 		failed += !run_addr_case(n++, &addr_cases[i], NULL);
 	for (i = 0; i < nn; i++)
@@ -303,5 +352,7 @@ main(void)
 		    n++, &self_cases[i].c, self_cases[i].self);
 	for (i = 0; i < nb; i++)
 		failed += !run_bad_rule(n++, bad_rules[i]);
+	for (i = 0; i < nh; i++)
+		failed += !run_host_case(n++, &host_cases[i]);
 	return failed > 0;
 }

@@ -382,6 +382,13 @@ run_caps(void)
 	n += UPSTREAM_LINE_MAX - 1;
 	check(feed(buf, n, 7, &r) == UPSTREAM_TOO_LARGE, "cap",
 	    "a line one past the cap, before its end arrives");
+	/* Not HTTP, and longer than a line: BAD at once, never TOO_LARGE. */
+	memset(buf, 'x', UPSTREAM_LINE_MAX + 100);
+	check(feed(buf, UPSTREAM_LINE_MAX + 100, UPSTREAM_LINE_MAX + 100, &r) ==
+		    UPSTREAM_BAD &&
+		feed(buf, UPSTREAM_LINE_MAX + 100, 1, &r) == UPSTREAM_BAD,
+	    "cap",
+	    "a long line that is no status line is BAD, whole or trickled");
 	n = (size_t)sprintf(buf, "HTTP/1.1 200 OK\r\n");
 	for (i = 0; i < UPSTREAM_FIELDS_MAX; i++)
 		n += (size_t)sprintf(buf + n, "A:b\r\n");
