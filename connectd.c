@@ -287,7 +287,8 @@ send_proxy_header(struct session *s)
 	/* A fresh socket's buffer takes it at once; failing, the target left. */
 	if (util_write_all(
 		s->dial.fd, buf, n, util_now_ms() + REPLY_WRITE_MS) == -1)
-		return OUT_CONNECTION_REFUSED;
+		return s->via_upstream ? OUT_UPSTREAM_CLOSED
+				       : OUT_CONNECTION_REFUSED;
 	return OUT_OK;
 }
 
@@ -540,7 +541,7 @@ upstream_handshake(struct session *s)
 	char cred[UPSTREAM_CRED_MAX], req[UPSTREAM_CONNECT_MAX];
 	size_t cred_len, n;
 	enum outcome o;
-	int rc;
+	int rc, saved;
 
 	if ((o = upstream_credentials(s, cred, sizeof(cred), &cred_len)) !=
 	    OUT_OK)
@@ -549,13 +550,13 @@ upstream_handshake(struct session *s)
 	    s->req.host_kind == REQ_HOST_IPV6, s->req.port, cred, cred_len, req,
 	    sizeof(req));
 	explicit_bzero(cred, sizeof(cred));
-	rc = n == 0 ? -1
-		    : util_write_all(s->dial.fd, req, n, s->connect_deadline);
-	explicit_bzero(req, sizeof(req));
 	if (n == 0)
 		return OUT_INTERNAL_ERROR;
+	rc = util_write_all(s->dial.fd, req, n, s->connect_deadline);
+	saved = errno;
+	explicit_bzero(req, sizeof(req));
 	if (rc == -1)
-		return errno == ETIMEDOUT ? OUT_UPSTREAM_TIMEOUT
+		return saved == ETIMEDOUT ? OUT_UPSTREAM_TIMEOUT
 					  : OUT_UPSTREAM_CLOSED;
 	return upstream_read_answer(s);
 }
