@@ -111,11 +111,27 @@ read_more(struct session *s, int64_t deadline)
 }
 
 /*
+ * What a client that closed (EOF or a reset) before its first request byte
+ * was.  With --proxy-protocol the peer is a trusted balancer, and one that
+ * sent no header, or a header that carries no client (v2 LOCAL, v1
+ * UNKNOWN), is a health check: a client behind it always comes with its
+ * address.  Anything else is a client that sent nothing.
+ */
+static enum outcome
+closed_before_request(const struct session *s)
+{
+	if (s->opt.proxy_protocol && !s->pp.has_addr)
+		return OUT_PROBE;
+	return OUT_NO_REQUEST;
+}
+
+/*
  * With --proxy-protocol: checks that the socket's peer may send a PROXY
  * header, then reads one to its end under the request deadline (bytes
  * past it stay in s->head for the request).  Returns OUT_OK with s->pp and
- * s->pp_len set, OUT_NO_REQUEST when not one byte came, or the outcome
- * that ends the connection.
+ * s->pp_len set, OUT_PROBE when the peer closed before one byte came,
+ * OUT_NO_REQUEST when the deadline passed first, or the outcome that ends
+ * the connection.
  */
 static enum outcome
 read_proxy_header(struct session *s, int64_t deadline)
@@ -138,8 +154,10 @@ read_proxy_header(struct session *s, int64_t deadline)
 		case READ_BYTES:
 			break;
 		case READ_CLOSED:
-		case READ_TIMEOUT:
 			/* A header cut short is a bad one: no reply either. */
+			return s->head_got > 0 ? OUT_PROXY_HEADER_BAD
+					       : closed_before_request(s);
+		case READ_TIMEOUT:
 			return s->head_got > 0 ? OUT_PROXY_HEADER_BAD
 					       : OUT_NO_REQUEST;
 		case READ_FAILED:
@@ -173,7 +191,8 @@ read_request(struct session *s, int64_t deadline)
 		case READ_BYTES:
 			break;
 		case READ_CLOSED:
-			return got > 0 ? OUT_INCOMPLETE : OUT_NO_REQUEST;
+			return got > 0 ? OUT_INCOMPLETE
+				       : closed_before_request(s);
 		case READ_TIMEOUT:
 			return got > 0 ? OUT_REQUEST_TIMEOUT : OUT_NO_REQUEST;
 		case READ_FAILED:
@@ -217,7 +236,8 @@ read_head(struct session *s, int64_t deadline)
 	 * A balancer sending headers to a proxy not told to expect them:
 	 * named as such in the log, and (like any header) left unanswered.
 	 */
-	if (o != OUT_OK && o != OUT_NO_REQUEST && s->head_got >= 5 &&
+	if (o != OUT_OK && o != OUT_NO_REQUEST && o != OUT_PROBE &&
+	    s->head_got >= 5 &&
 	    pp_parse(s->head, s->head_got, &s->pp) != PP_NONE)
 		return OUT_PROXY_HEADER_UNEXPECTED;
 	return o;

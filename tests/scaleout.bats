@@ -330,6 +330,11 @@ payload() {
 	# Round robin: each host served some of the four.
 	[[ " ${served[*]} " == *" c1 "* && " ${served[*]} " == *" c2 "* ]] ||
 		fail "not both hosts served: ${served[*]}"
+	# HAProxy's health checks that got as far as a log line say so.
+	local other
+	other=$(so_lines c1; so_lines c2)
+	other=$(grep -v -e ' reason=ok ' -e ' reason=probe ' <<<"$other" || true)
+	[[ -z $other ]] || fail "lines that are neither a tunnel nor a probe:" "$other"
 }
 
 @test "a client that reaches a connectd host directly with a forged header is refused" {
