@@ -49,7 +49,9 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq </dev/null
 $line -qq </dev/null
 # bench/run starts its own tinyproxy and squid on loopback,
-# tests/clients.bats its own sshd and tests/proxyproto.bats its own haproxy,
+# tests/clients.bats its own sshd, tests/proxyproto.bats and
+# tests/scaleout.bats their own haproxy (scaleout.bats also needs iproute2's
+# ip netns, veth and bridge links, and socat for HAProxy's runtime socket),
 # in the foreground: the services that
 # installing them just started are not wanted.
 for ps in tinyproxy:tinyproxy squid:squid openssh-server:ssh haproxy:haproxy; do
