@@ -14,10 +14,16 @@
 # namespace (with its veths) and every process in them, pass or fail.
 # Names start with cdso<pid>- so that runs side by side do not meet.
 #
-# A parent proxy host (--upstream, issue 12 item 3) is one more line in
-# so_build: "so_host parent 10.89.2.30" and "so_connectd parent accept ...",
-# and the hosts' so_connectd lines get "--upstream http://10.89.2.30:8080".
+# A parent proxy host (--upstream, issue 12 item 3) takes a few lines, in
+# so_build or in a test: "so_host parent $(so_addr parent)" and
+# "so_launch parent accept" make it (a connectd without PROXY options; squid
+# would be started with "bg squid ip netns exec $(so_ns parent) squid -N
+# -f CONF"), and the balancer's hosts get "--upstream
+# http://$(so_addr parent):$SO_PORT" as extra arguments of so_connectd.
 
+# SC2154: SO_PID_<role> is set by so_launch with printf -v; SC2016: the
+# conditions given to wait_until eval are expanded at each try, on purpose.
+# shellcheck disable=SC2154,SC2016
 # shellcheck disable=SC2034 # read by bats
 BATS_TEST_TIMEOUT=90
 load helpers
@@ -86,17 +92,25 @@ so_host() {
 		ip -n "$ns" route add default via "$SO_LB"
 }
 
-# so_connectd ROLE accept|listen [connectd args...] : connectd on port
-# $SO_PORT of that host, under systemd-socket-activate --accept or in the
-# high-rate mode, taking PROXY headers from the balancer only; its log
-# (stderr) in ROLE.err, the launcher's PID in SO_PID_<ROLE>
+# so_connectd ROLE accept|listen [connectd args...] : a host behind the
+# balancer: so_launch with PROXY headers required, from the balancer only
 so_connectd() {
+	local role=$1 how=$2
+	shift 2
+	so_launch "$role" "$how" --proxy-protocol --proxy-protocol-from "$SO_LB" "$@"
+}
+
+# so_launch ROLE accept|listen [connectd args...] : connectd on port
+# $SO_PORT of that host, under systemd-socket-activate --accept or in the
+# high-rate mode, allowed to the hosts' network and the target's port; its
+# log (stderr) in ROLE.err, the launcher's PID in SO_PID_<ROLE>
+so_launch() {
 	local role=$1 how=$2 addr
 	shift 2
 	addr=$(so_addr "$role")
 	# shellcheck disable=SC2086 # CONNECTD_EXTRA is a list of options
-	set -- "$CONNECTD" --allow-dest "$SO_LAN.0/24" --allow-port "$TPORT" --proxy-protocol \
-		--proxy-protocol-from "$SO_LB" ${CONNECTD_EXTRA:-} "$@"
+	set -- "$CONNECTD" --allow-dest "$SO_LAN.0/24" --allow-port "$TPORT" \
+		${CONNECTD_EXTRA:-} "$@"
 	case $how in
 	# ip execs the launcher: BG_PID is its PID, for the tests to stop it
 	accept) bg "$role" ip netns exec "$(so_ns "$role")" \
@@ -113,6 +127,7 @@ so_addr() {
 	case $1 in
 	c1) echo "$SO_LAN.11" ;;
 	c2) echo "$SO_LAN.12" ;;
+	parent) echo "$SO_LAN.30" ;; # for --upstream (see the top of the file)
 	esac
 }
 

@@ -5,10 +5,11 @@
              [--release-file F] [--tag TEXT] [--timeout S] [--target A]
 
 Phase 1 opens N connections to the proxy, then sends each its CONNECT
-request to A:T (an echo target; A is 127.0.0.1 unless given), then reads every answer, which
-must be exactly the 200 head, then sends "ping <i>\\n" through each and
-reads the echo back.  Every tunnel is open at the same time; each one that
-works prints "OPEN <i> <local port>", one that does not "FAIL <i> <why>".
+request to A:T (an echo target; A is 127.0.0.1 unless given), then reads
+every answer, which must be exactly the 200 head, then sends "ping <i>\\n"
+through each and reads the echo back.  Every tunnel is open at the same
+time; each one that works prints "OPEN <i> <local port>", one that does not
+"FAIL <i> <why>".
 Then "READY <n open>" is printed and written to R.
 
 Phase 2 waits until F exists (at most --hold seconds; no F: at once), then
