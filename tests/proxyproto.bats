@@ -31,6 +31,16 @@ pp_proxy() {
 		--proxy-protocol-from 127.0.0.0/8 "$@"
 }
 
+# pp_server : like pp_proxy, in the high-rate mode (--listen)
+pp_server() {
+	start_target echo
+	PPORT=$(free_port)
+	PROXY_LOG=$BATS_TEST_TMPDIR/server.err
+	bg server "$CONNECTD" "${LAB_RULES[@]}" --listen "127.0.0.1:$PPORT" \
+		--allow-port "$TPORT" --proxy-protocol --proxy-protocol-from 127.0.0.1
+	wait_until 10 _listening "$PPORT" || fail "no listener: $(cat "$PROXY_LOG")"
+}
+
 # expect_echo_through HEADER [client.py options] : the header, the request and
 # "early" in one write, then "ping": both must come back through the echo
 expect_echo_through() {
@@ -101,12 +111,7 @@ last_log() { wait_log 1 && log_lines | tail -n1; }
 }
 
 @test "the high-rate mode (--listen) reads the header as well" {
-	start_target echo
-	PPORT=$(free_port)
-	PROXY_LOG=$BATS_TEST_TMPDIR/server.err
-	bg server "$CONNECTD" "${LAB_RULES[@]}" --listen "127.0.0.1:$PPORT" \
-		--allow-port "$TPORT" --proxy-protocol --proxy-protocol-from 127.0.0.1
-	wait_until 10 _listening "$PPORT" || fail "no listener: $(cat "$PROXY_LOG")"
+	pp_server
 	expect_echo_through "$V2"
 	expect_field client 203.0.113.7:5555 "$(last_log)"
 }
@@ -197,12 +202,7 @@ LOCAL2="$SIG"'\x20\x00\x00\x00'
 }
 
 @test "health checks: the high-rate mode logs reason=probe as well" {
-	start_target echo
-	PPORT=$(free_port)
-	PROXY_LOG=$BATS_TEST_TMPDIR/server.err
-	bg server "$CONNECTD" "${LAB_RULES[@]}" --listen "127.0.0.1:$PPORT" \
-		--allow-port "$TPORT" --proxy-protocol --proxy-protocol-from 127.0.0.1
-	wait_until 10 _listening "$PPORT" || fail "no listener: $(cat "$PROXY_LOG")"
+	pp_server
 	probe_is "$LOCAL2" probe eof
 	probe_is '' probe eof
 }
