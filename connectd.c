@@ -152,6 +152,8 @@ closed_before_request(const struct session *s)
 static enum outcome
 read_proxy_header(struct session *s, int64_t deadline)
 {
+	enum read_step step;
+
 	if (!policy_list_has_sockaddr(&s->opt.proxy_from, s->client_addr))
 		return OUT_PROXY_PEER_NOT_ALLOWED;
 	for (;;) {
@@ -166,16 +168,16 @@ read_proxy_header(struct session *s, int64_t deadline)
 		case PP_INCOMPLETE:
 			break;
 		}
-		switch (read_more(s, deadline)) {
+		switch (step = read_more(s, deadline)) {
 		case READ_BYTES:
 			break;
 		case READ_CLOSED:
-			/* A header cut short is a bad one: no reply either. */
-			return s->head_got > 0 ? OUT_PROXY_HEADER_BAD
-					       : closed_before_request(s);
 		case READ_TIMEOUT:
-			return s->head_got > 0 ? OUT_PROXY_HEADER_BAD
-					       : OUT_NO_REQUEST;
+			/* A header cut short is a bad one: no reply either. */
+			if (s->head_got > 0)
+				return OUT_PROXY_HEADER_BAD;
+			return step == READ_CLOSED ? closed_before_request(s)
+						   : OUT_NO_REQUEST;
 		case READ_FAILED:
 			return OUT_INTERNAL_ERROR;
 		}
@@ -186,8 +188,8 @@ read_proxy_header(struct session *s, int64_t deadline)
  * Reads the request after any PROXY header until the parser has a
  * verdict, the client closes, or the request deadline passes.  Returns
  * the parser's outcome, OUT_INCOMPLETE for an EOF mid-head,
- * OUT_REQUEST_TIMEOUT, or OUT_NO_REQUEST when not one byte came (then
- * s->end says why).
+ * OUT_REQUEST_TIMEOUT, or, when not one byte came, OUT_NO_REQUEST or
+ * OUT_PROBE (closed_before_request(); then s->end says why).
  */
 static enum outcome
 read_request(struct session *s, int64_t deadline)
