@@ -46,7 +46,6 @@ struct session {
 	struct request req;
 	struct dial_result dial;
 	struct relay_result relay;
-	struct log_record rec;
 	struct pp_header pp; /* with --proxy-protocol */
 	/* The PROXY header, the request head and early bytes. */
 	char head[PP_HEADER_MAX + REQ_HEAD_MAX];
@@ -57,6 +56,15 @@ struct session {
 	int name_opted_in; /* an --allow-dest rule names the host */
 	char user[AUTH_USER_MAX]; /* the authenticated user, for the log */
 	char uid[24]; /* the client's local uid, for the log */
+	/* What happened, from which record_fill() makes the log line. */
+	const struct outcome_row *row; /* the outcome's, once known */
+	int status; /* the HTTP status sent, 0 for none */
+	int has_end; /* end says why the connection ended */
+	enum relay_end end;
+	int dialled; /* dial_connect() ran: s->dial is its result */
+	int64_t connect_ms; /* dialling took; -1 when nothing was tried */
+	int tunnel; /* a 200 was due: s->dial.addr carried it */
+	int relayed; /* the relay ran: s->relay is its result */
 	int log_syslog; /* fd 2 is no place for the log */
 	int resolved; /* a name went to the resolver (--reuse: no more) */
 	int confined; /* the sandbox is applied (once per process) */
@@ -73,10 +81,18 @@ struct reuse_base {
 /* What one wait for the client's bytes came to. */
 enum read_step {
 	READ_BYTES, /* more bytes are in s->head */
-	READ_CLOSED, /* EOF or a reset; s->rec.end says which */
-	READ_TIMEOUT, /* the deadline passed; s->rec.end is "timeout" */
+	READ_CLOSED, /* EOF or a reset; s->end says which */
+	READ_TIMEOUT, /* the deadline passed; s->end says so */
 	READ_FAILED, /* poll(2) failed */
 };
+
+/* Notes why the connection ended; the last word stands. */
+static void
+session_end(struct session *s, enum relay_end end)
+{
+	s->end = end;
+	s->has_end = 1;
+}
 
 /* Reads what the client has sent into s->head, waiting until deadline. */
 static enum read_step
@@ -94,15 +110,15 @@ read_more(struct session *s, int64_t deadline)
 			return READ_BYTES;
 		}
 		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-			s->rec.end = relay_end_name(
-			    n == 0 ? RELAY_END_EOF : RELAY_END_CLIENT_RESET);
+			session_end(
+			    s, n == 0 ? RELAY_END_EOF : RELAY_END_CLIENT_RESET);
 			return READ_CLOSED;
 		}
 		if (errno == EINTR)
 			continue;
 		rc = poll(&pfd, 1, util_poll_timeout(deadline));
 		if (rc == 0) {
-			s->rec.end = relay_end_name(RELAY_END_REQUEST_TIMEOUT);
+			session_end(s, RELAY_END_REQUEST_TIMEOUT);
 			return READ_TIMEOUT;
 		}
 		if (rc == -1 && errno != EINTR)
@@ -153,7 +169,7 @@ read_proxy_header(struct session *s, int64_t deadline)
  * verdict, the client closes, or the request deadline passes.  Returns
  * the parser's outcome, OUT_INCOMPLETE for an EOF mid-head,
  * OUT_REQUEST_TIMEOUT, or OUT_NO_REQUEST when not one byte came (then
- * s->rec.end says why).
+ * s->end says why).
  */
 static enum outcome
 read_request(struct session *s, int64_t deadline)
@@ -194,7 +210,6 @@ take_proxy_client(struct session *s)
 	s->client_addr = (const struct sockaddr *)&s->pp.src;
 	util_sockaddr_text(
 	    s->client_addr, s->client.client, sizeof(s->client.client));
-	util_strlcpy(s->rec.client, s->client.client, sizeof(s->rec.client));
 }
 
 /*
@@ -224,8 +239,21 @@ read_head(struct session *s, int64_t deadline)
 }
 
 /*
+ * The client --send-proxy names: the one a PROXY header carried, else the
+ * one the launcher's variables named (over a pipe, or behind a local
+ * relay such as stunnel), else the socket's peer; NULL for none known.
+ */
+static const struct sockaddr *
+client_for_target(const struct session *s)
+{
+	if (!s->pp.has_addr && s->client.has_named)
+		return (const struct sockaddr *)&s->client.named;
+	return s->client_addr;
+}
+
+/*
  * With --send-proxy: the PROXY header for the target, before any tunnel
- * byte: the client (as carried by a header we read) and our own address.
+ * byte: the client (see client_for_target()) and our own address.
  */
 static enum outcome
 send_proxy_header(struct session *s)
@@ -236,7 +264,8 @@ send_proxy_header(struct session *s)
 
 	if (s->client.has_local)
 		self = (const struct sockaddr *)&s->client.local;
-	n = pp_build(s->opt.send_proxy, s->client_addr, self, buf, sizeof(buf));
+	n = pp_build(
+	    s->opt.send_proxy, client_for_target(s), self, buf, sizeof(buf));
 	if (n == 0)
 		return OUT_INTERNAL_ERROR;
 	/* A fresh socket's buffer takes it at once; failing, the target left. */
@@ -270,7 +299,6 @@ check_uid(struct session *s)
 	if (!s->client.is_socket || peer_uid(s->client.in_fd, &uid) == -1)
 		return OUT_UID_NOT_ALLOWED;
 	snprintf(s->uid, sizeof(s->uid), "%lu", (unsigned long)uid);
-	s->rec.uid = s->uid;
 	if (!peer_uid_allowed(uid, s->opt.uids, s->opt.nuids))
 		return OUT_UID_NOT_ALLOWED;
 	return OUT_OK;
@@ -296,7 +324,6 @@ check_credentials(struct session *s)
 	auth_free(af);
 	switch (r) {
 	case AUTH_OK:
-		s->rec.user = s->user;
 		return OUT_OK;
 	case AUTH_REQUIRED:
 		return OUT_AUTH_REQUIRED;
@@ -340,10 +367,9 @@ check_and_dial(struct session *s)
 	dial.deadline = t0 + s->opt.connect_timeout_ms;
 	dial.dns_deadline = t0 + s->opt.dns_timeout_ms;
 	o = dial_connect(&dial, &s->dial);
+	s->dialled = 1;
 	/* -1 when no address was ever tried (the name gave none). */
-	s->rec.connect_ms = s->dial.tried[0] ? util_now_ms() - t0 : -1;
-	s->rec.dns_ms = s->dial.dns_ms;
-	s->rec.tried = s->dial.tried;
+	s->connect_ms = s->dial.tried[0] ? util_now_ms() - t0 : -1;
 	return o;
 }
 
@@ -369,13 +395,12 @@ run_tunnel(struct session *s)
 	};
 	int64_t lifetime = -1;
 
-	util_sockaddr_text(
-	    (struct sockaddr *)&s->dial.addr, s->rec.addr, sizeof(s->rec.addr));
+	s->tunnel = 1;
 	if (reply_ok(s->client.out_fd, util_now_ms() + REPLY_WRITE_MS) == -1) {
-		s->rec.end = relay_end_name(RELAY_END_CLIENT_GONE);
+		session_end(s, RELAY_END_CLIENT_GONE);
 		return;
 	}
-	s->rec.status = 200;
+	s->status = 200;
 	if (s->client.is_socket)
 		set_nodelay(s->client.in_fd);
 	set_nodelay(s->dial.fd);
@@ -385,13 +410,8 @@ run_tunnel(struct session *s)
 	relay_run(&ends, s->head + s->pp_len + s->req.head_len,
 	    s->head_got - s->pp_len - s->req.head_len, s->opt.idle_timeout_ms,
 	    lifetime, &s->relay);
-	s->rec.up = s->relay.up;
-	s->rec.down = s->relay.down;
-	s->rec.urgent_up = s->relay.urgent_up;
-	s->rec.urgent_down = s->relay.urgent_down;
-	s->rec.end = relay_end_name(s->relay.end);
-	if (s->relay.closed)
-		s->rec.closed_by = relay_side_name(s->relay.closed_by);
+	s->relayed = 1;
+	session_end(s, s->relay.end);
 }
 
 /* Sends the error answer for o (its row), then closes the client gracefully. */
@@ -402,8 +422,8 @@ refuse(struct session *s, enum outcome o, const struct outcome_row *row)
 	char challenge[OPTIONS_REALM_MAX + 80];
 	const char *extra = NULL;
 
-	s->rec.status = row->status;
-	if (s->rec.status == 0)
+	s->status = row->status;
+	if (row->status == 0)
 		return;
 	if (o == OUT_AUTH_REQUIRED) {
 		/* RFC 7617 section 2: Basic, with the charset parameter. */
@@ -415,21 +435,58 @@ refuse(struct session *s, enum outcome o, const struct outcome_row *row)
 	}
 	if (reply_error(s->client.out_fd, row, extra, now + REPLY_WRITE_MS) ==
 	    -1) {
-		s->rec.end = relay_end_name(RELAY_END_CLIENT_GONE);
+		session_end(s, RELAY_END_CLIENT_GONE);
 		return;
 	}
 	reply_linger(s->client.in_fd, s->client.out_fd, now + LINGER_MS);
 }
 
-/* Starts the record: who, and (once parsed) where to. */
+/*
+ * Fills the log record from what the session holds: the one place that
+ * turns a connection's facts into its line.  The record points into s.
+ */
 static void
-record_begin(struct session *s)
+record_fill(const struct session *s, struct log_record *rec)
 {
-	memset(&s->rec, 0, sizeof(s->rec));
-	util_strlcpy(s->rec.client, s->client.client, sizeof(s->rec.client));
-	util_strlcpy(s->rec.addr, "-", sizeof(s->rec.addr));
-	s->rec.connect_ms = -1;
-	s->rec.dns_ms = -1;
+	memset(rec, 0, sizeof(*rec));
+	util_strlcpy(rec->client, s->client.client, sizeof(rec->client));
+	rec->uid = s->uid[0] != '\0' ? s->uid : NULL;
+	rec->user = s->user[0] != '\0' ? s->user : NULL;
+	rec->target = s->req.target;
+	rec->target_len = s->req.target_len;
+	util_strlcpy(rec->addr, "-", sizeof(rec->addr));
+	if (s->tunnel)
+		util_sockaddr_text((const struct sockaddr *)&s->dial.addr,
+		    rec->addr, sizeof(rec->addr));
+	rec->status = s->status;
+	if (s->row != NULL) {
+		rec->reason = s->row->reason;
+		rec->rcode = s->row->rcode;
+	}
+	if (s->has_end)
+		rec->end = relay_end_name(s->end);
+	if (s->relayed) {
+		rec->up = s->relay.up;
+		rec->down = s->relay.down;
+		rec->urgent_up = s->relay.urgent_up;
+		rec->urgent_down = s->relay.urgent_down;
+		if (s->relay.closed)
+			rec->closed_by = relay_side_name(s->relay.closed_by);
+	}
+	rec->tried = s->dialled ? s->dial.tried : NULL;
+	rec->dns_ms = s->dialled ? s->dial.dns_ms : -1;
+	rec->connect_ms = s->dialled ? s->connect_ms : -1;
+	rec->duration_ms = util_now_ms() - s->start_ms;
+}
+
+/* Writes the connection's one log line. */
+static void
+session_log(const struct session *s)
+{
+	struct log_record rec;
+
+	record_fill(s, &rec);
+	log_record(&rec);
 }
 
 /*
@@ -456,10 +513,8 @@ static int
 serve(struct session *s)
 {
 	enum outcome o;
-	const struct outcome_row *row;
 	int parsed;
 
-	record_begin(s);
 	if (util_set_nonblock(s->client.in_fd) == -1 ||
 	    (s->client.out_fd != s->client.in_fd &&
 		util_set_nonblock(s->client.out_fd) == -1)) {
@@ -473,8 +528,6 @@ serve(struct session *s)
 		s->client_addr = (const struct sockaddr *)&s->client.peer;
 	show_phase(s, 0, "request");
 	o = read_head(s, s->start_ms + s->opt.request_timeout_ms);
-	s->rec.target = s->req.target;
-	s->rec.target_len = s->req.target_len;
 	parsed = o == OUT_OK;
 	if (o == OUT_OK) {
 		show_phase(s, 1, "dialing");
@@ -482,18 +535,15 @@ serve(struct session *s)
 		if (o == OUT_OK && s->opt.send_proxy != 0)
 			o = send_proxy_header(s);
 	}
-	row = outcome_row(o);
-	s->rec.reason = row->reason;
-	s->rec.rcode = row->rcode;
+	s->row = outcome_row(o);
 	show_phase(s, parsed, o == OUT_OK ? "tunnel" : "refusing");
 	if (o == OUT_OK)
 		run_tunnel(s);
 	else
-		refuse(s, o, row);
+		refuse(s, o, s->row);
+	session_log(s);
 	if (s->dial.fd != -1)
 		close(s->dial.fd);
-	s->rec.duration_ms = util_now_ms() - s->start_ms;
-	log_record(&s->rec);
 	if (o == OUT_CONFIG_ERROR)
 		return EXIT_USAGE;
 	return o == OUT_INTERNAL_ERROR ? EXIT_FAILURE : EXIT_SUCCESS;
@@ -523,7 +573,6 @@ confine(struct session *s, enum sandbox_role role)
 	return no_fds ? OUT_RESOURCES_EXHAUSTED : OUT_INTERNAL_ERROR;
 }
 
-/* Serves the client confined, or refuses it when it cannot be. */
 /*
  * Confines this process as a connection, once: a reused child stays under
  * the filter it applied first.  Returns as confine().
@@ -537,6 +586,7 @@ confine_once(struct session *s)
 	return o;
 }
 
+/* Serves the client confined, or refuses it when it cannot be. */
 static int
 serve_confined(struct session *s)
 {
@@ -723,14 +773,18 @@ refuse_misconfigured(struct session *s, int stderr_closed)
 		return EXIT_USAGE;
 	settle_log_sink(s, stderr_closed,
 	    (const int[]){ s->client.in_fd, s->client.out_fd }, 2);
-	record_begin(s);
+	/*
+	 * Confined like any connection, with nothing of the unusable file
+	 * trusted.  Failing, confine() has said why; the answer is the same.
+	 */
+	options_defaults(&s->opt);
+	(void)confine(s, SANDBOX_CONNECTION);
 	if (util_set_nonblock(s->client.in_fd) == 0 &&
 	    util_set_nonblock(s->client.out_fd) == 0) {
-		s->rec.reason = outcome_row(OUT_CONFIG_ERROR)->reason;
-		refuse(s, OUT_CONFIG_ERROR, outcome_row(OUT_CONFIG_ERROR));
+		s->row = outcome_row(OUT_CONFIG_ERROR);
+		refuse(s, OUT_CONFIG_ERROR, s->row);
 	}
-	s->rec.duration_ms = util_now_ms() - s->start_ms;
-	log_record(&s->rec);
+	session_log(s);
 	return EXIT_USAGE;
 }
 

@@ -140,7 +140,35 @@ launch_client_from_socket(struct launch *l)
 }
 
 /*
- * Fills l->client from the launcher's environment.  Returns 0, or -1 when
+ * Parses a launcher's numeric address and port (port may be NULL or not a
+ * number: 0 then) into ss.  Returns 0, or -1 when ip is no address.
+ */
+static int
+launch_parse_addr(const char *ip, const char *port, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	long long p = 0;
+
+	if (port == NULL || util_parse_int(port, 0, 65535, &p) == -1)
+		p = 0;
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, ip, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)p);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, ip, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)p);
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * Fills l->client from the launcher's environment, and l->named when it
+ * names the client by a numeric address.  Returns 0, or -1 when
  * it names no client.
  */
 static int
@@ -157,6 +185,7 @@ launch_client_from_env(struct launch *l)
 	}
 	if (ip == NULL)
 		return -1;
+	l->has_named = launch_parse_addr(ip, port, &l->named) == 0;
 	/* As given: the log and the title escape it, as all untrusted text. */
 	if (strchr(ip, ':') != NULL)
 		snprintf(l->client, sizeof(l->client), "[%s]:%s", ip,
@@ -302,19 +331,11 @@ static void
 launch_local_from_env(struct launch *l)
 {
 	const char *ip = launch_ucspi_env("LOCALIP");
-	struct sockaddr_in *sin = (struct sockaddr_in *)&l->local;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&l->local;
 
-	if (ip == NULL)
-		return;
-	memset(&l->local, 0, sizeof(l->local));
-	if (inet_pton(AF_INET, ip, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		l->has_local = 1;
-	} else if (inet_pton(AF_INET6, ip, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		l->has_local = 1;
-	}
+	if (ip != NULL)
+		l->has_local = launch_parse_addr(ip,
+				   launch_ucspi_env("LOCALPORT"),
+				   &l->local) == 0;
 }
 
 /*
@@ -354,6 +375,8 @@ launch_identify(struct launch *l, int trust_env)
 		 * launcher's variables name the client behind it.
 		 */
 		memcpy(l->client, from_env.client, sizeof(l->client));
+		l->named = from_env.named;
+		l->has_named = from_env.has_named;
 	}
 	launch_local_address(l);
 	return LAUNCH_OK;

@@ -30,6 +30,12 @@ struct launch {
 	int has_local;
 	struct sockaddr_storage peer; /* the socket's other end */
 	int has_peer;
+	/*
+	 * The client as the launcher's variables name it, when they are
+	 * taken over the socket: a pipe (UCSPI), or a local relay's socket.
+	 */
+	struct sockaddr_storage named;
+	int has_named;
 };
 
 /*

@@ -153,6 +153,23 @@ realm_of() {
 	grep -aq ' died with code 2$' "$PROXY_LOG" || fail "$(cat "$PROXY_LOG")"
 }
 
+@test "a bad file's 500 is sent confined: on a kernel without Landlock the sandbox says why, the answer stays" {
+	local nofeature=$BATS_TEST_DIRNAME/tools/nofeature
+	[[ -x $nofeature ]] || fail "not built: $nofeature (make check builds it)"
+	start_target echo
+	conf bad.conf "allow-port $TPORT" "allow-dest nonsense/99"
+	printf '#!/bin/sh\nexec %s landlock %s "$@"\n' "$nofeature" "$CONNECTD" >wrapped
+	chmod +x wrapped
+	CONNECTD=$PWD/wrapped start_proxy accept --config bad.conf
+	expect_error 500 config_error "$REQ"
+	wait_log 1
+	# the unusable file is not trusted: the default, full sandbox is tried
+	grep -aq 'connectd: sandbox: .*Landlock.*; not serving' "$PROXY_LOG" || fail "$(cat "$PROXY_LOG")"
+	log_lines | grep -q ' status=500 reason=config_error ' || fail "$(log_lines)"
+	wait_exits 1 10
+	grep -aq ' died with code 2$' "$PROXY_LOG" || fail "$(cat "$PROXY_LOG")"
+}
+
 @test "--config -FILE may be missing; when present it is read like any other" {
 	start_target echo
 	start_proxy accept --config -"$BATS_TEST_TMPDIR/none.conf" --allow-port "$TPORT"

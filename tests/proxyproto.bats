@@ -252,6 +252,37 @@ has_pp() {
 	has_pp "v2 PROXY INET 203.0.113.7 5555 127.0.0.1 $PPORT"
 }
 
+@test "--send-proxy names the client the launcher names: UCSPI over pipes (v4, v6), a local relay" {
+	pp_target
+	local got
+	# the request, then a line for the echo; the target's echo comes back
+	got=$(printf 'CONNECT 127.0.0.1:%s HTTP/1.1\r\nHost: x\r\n\r\nping\n' "$TPORT" |
+		PROTO=TCP TCPREMOTEIP=198.51.100.9 TCPREMOTEPORT=4242 \
+			TCPLOCALIP=192.0.2.1 TCPLOCALPORT=8080 timeout 10 "$CONNECTD" \
+			--allow-dest 127.0.0.0/8 --allow-port "$TPORT" --send-proxy v1 2>err.txt)
+	cat err.txt
+	[[ $got == *$'\r\n\r\nping' ]] || fail "no tunnel: $got"
+	wait_until 5 test -s "$PPOUT"
+	has_pp "v1 TCP4 198.51.100.9 4242 192.0.2.1 8080"
+	rm -f "$PPOUT"
+	printf 'CONNECT 127.0.0.1:%s HTTP/1.1\r\nHost: x\r\n\r\n' "$TPORT" |
+		PROTO=TCP6 TCP6REMOTEIP=2001:db8::9 TCP6REMOTEPORT=4243 \
+			TCP6LOCALIP=2001:db8::1 TCP6LOCALPORT=8080 timeout 10 "$CONNECTD" \
+			--allow-dest 127.0.0.0/8 --allow-port "$TPORT" --send-proxy v2 >/dev/null 2>err.txt
+	cat err.txt
+	wait_until 5 test -s "$PPOUT"
+	has_pp "v2 PROXY INET6 2001:db8::9 4243 2001:db8::1 8080"
+	rm -f "$PPOUT"
+	# a local relay (stunnel) on the socket, its variables naming the client
+	printf '#!/bin/sh\nREMOTE_HOST=198.51.100.7 REMOTE_PORT=4244 exec %s "$@"\n' \
+		"$CONNECTD" >relayed
+	chmod +x relayed
+	CONNECTD=$PWD/relayed start_proxy accept --allow-port "$TPORT" --send-proxy v1
+	expect_echo_through ''
+	wait_until 5 test -s "$PPOUT"
+	has_pp "v1 TCP4 198.51.100.7 4244 127.0.0.1 $PPORT"
+}
+
 _hap_listening() { _listening "$HPORT"; }
 
 @test "a real HAProxy in TCP mode with send-proxy and send-proxy-v2 in front" {

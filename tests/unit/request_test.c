@@ -54,6 +54,22 @@ static const struct req_case cases[] = {
 	{ "obs-text value", "CONNECT a:1 HTTP/1.0\r\nX: caf\xc3\xa9\r\n\r\n",
 	    OUT_OK, "a", 1 },
 	{ "empty value", "CONNECT a:1 HTTP/1.0\r\nX:\r\n\r\n", OUT_OK, "a", 1 },
+	{ "mixed line ends", "CONNECT a:1 HTTP/1.1\r\nHost: a:1\n\r\n", OUT_OK,
+	    "a", 1 },
+	{ "http/1.0 other field, no host",
+	    "CONNECT a:1 HTTP/1.0\r\nUser-Agent: t\r\n\r\n", OUT_OK, "a", 1 },
+	{ "host name lowercase", "CONNECT a:1 HTTP/1.1\r\nhost: a:1\r\n\r\n",
+	    OUT_OK, "a", 1 },
+	{ "host name uppercase, no ows, no port",
+	    "CONNECT 127.0.0.1:1 HTTP/1.1\r\nHOST:127.0.0.1\r\n\r\n", OUT_OK,
+	    "127.0.0.1", 1 },
+	{ "host ows, another name",
+	    "CONNECT a:1 HTTP/1.1\r\nHost: \t other.test:8443 \t\r\n\r\n",
+	    OUT_OK, "a", 1 },
+	{ "host bracketed ipv6",
+	    "CONNECT a:1 HTTP/1.1\r\nHost: [::1]:443\r\n\r\n", OUT_OK, "a", 1 },
+	{ "http/1.9 as 1.1", "CONNECT a:1 HTTP/1.9\r\nHost: a\r\n\r\n", OUT_OK,
+	    "a", 1 },
 
 	{ "partial line", "CONNECT a:1 HTT", OUT_INCOMPLETE, NULL, 0 },
 	{ "partial head", "CONNECT a:1 HTTP/1.1\r\nHost: a\r\n", OUT_INCOMPLETE,
@@ -61,15 +77,28 @@ static const struct req_case cases[] = {
 	{ "partial crlf", "CONNECT a:1 HTTP/1.1\r\nHost: a\r\n\r",
 	    OUT_INCOMPLETE, NULL, 0 },
 	{ "empty", "", OUT_INCOMPLETE, NULL, 0 },
+	{ "one byte", "C", OUT_INCOMPLETE, NULL, 0 },
+	{ "partial field", "CONNECT a:1 HTTP/1.1\r\nHost: h", OUT_INCOMPLETE,
+	    NULL, 0 },
 
 	{ "GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", OUT_METHOD_NOT_ALLOWED,
 	    NULL, 0 },
 	{ "GET absolute", "GET http://a/ HTTP/1.1\r\n", OUT_METHOD_NOT_ALLOWED,
 	    NULL, 0 },
 	{ "POST", "POST / HTTP/1.0\r\n", OUT_METHOD_NOT_ALLOWED, NULL, 0 },
+	{ "HEAD", "HEAD a:1" H11, OUT_METHOD_NOT_ALLOWED, NULL, 0 },
+	{ "PUT", "PUT a:1" H11, OUT_METHOD_NOT_ALLOWED, NULL, 0 },
+	{ "DELETE", "DELETE a:1" H11, OUT_METHOD_NOT_ALLOWED, NULL, 0 },
+	{ "OPTIONS", "OPTIONS a:1" H11, OUT_METHOD_NOT_ALLOWED, NULL, 0 },
+	{ "TRACE", "TRACE a:1" H11, OUT_METHOD_NOT_ALLOWED, NULL, 0 },
+	{ "PATCH", "PATCH a:1" H11, OUT_METHOD_NOT_ALLOWED, NULL, 0 },
 	{ "lowercase connect", "connect a:1" H11, OUT_METHOD_NOT_IMPLEMENTED,
 	    NULL, 0 },
 	{ "FOO", "FOO a:1" H11, OUT_METHOD_NOT_IMPLEMENTED, NULL, 0 },
+	{ "mixed case connect", "Connect a:1" H11, OUT_METHOD_NOT_IMPLEMENTED,
+	    NULL, 0 },
+	{ "CONNECTX", "CONNECTX a:1" H11, OUT_METHOD_NOT_IMPLEMENTED, NULL, 0 },
+	{ "leading space", " CONNECT a:1" H11, OUT_BAD_REQUEST_LINE, NULL, 0 },
 	{ "method not token", "CON\"NECT a:1" H11, OUT_BAD_REQUEST_LINE, NULL,
 	    0 },
 	{ "double space", "CONNECT  a:1" H11, OUT_BAD_REQUEST_LINE, NULL, 0 },
@@ -80,9 +109,18 @@ static const struct req_case cases[] = {
 	{ "no version", "CONNECT a:1\r\n\r\n", OUT_BAD_REQUEST_LINE, NULL, 0 },
 	{ "trailing space", "CONNECT a:1 HTTP/1.1 \r\n\r\n",
 	    OUT_BAD_REQUEST_LINE, NULL, 0 },
+	{ "empty version", "CONNECT a:1 \r\n\r\n", OUT_BAD_REQUEST_LINE, NULL,
+	    0 },
+	{ "method only", "CONNECT\r\n\r\n", OUT_BAD_REQUEST_LINE, NULL, 0 },
 	{ "http/2.0", "CONNECT a:1 HTTP/2.0\r\n\r\n", OUT_VERSION_NOT_SUPPORTED,
 	    NULL, 0 },
 	{ "http/0.9", "CONNECT a:1 HTTP/0.9\r\n\r\n", OUT_VERSION_NOT_SUPPORTED,
+	    NULL, 0 },
+	{ "http/3.0", "CONNECT a:1 HTTP/3.0\r\n\r\n", OUT_VERSION_NOT_SUPPORTED,
+	    NULL, 0 },
+	{ "HTTP/1.", "CONNECT a:1 HTTP/1.\r\n\r\n", OUT_BAD_REQUEST_LINE, NULL,
+	    0 },
+	{ "HTTPS/1.1", "CONNECT a:1 HTTPS/1.1\r\n\r\n", OUT_BAD_REQUEST_LINE,
 	    NULL, 0 },
 	{ "HTTP/1", "CONNECT a:1 HTTP/1\r\n\r\n", OUT_BAD_REQUEST_LINE, NULL,
 	    0 },
@@ -93,6 +131,14 @@ static const struct req_case cases[] = {
 	{ "empty line only", "\r\n\r\n", OUT_BAD_REQUEST_LINE, NULL, 0 },
 	{ "tls hello", "\x16\x03\x01\x02\x00\x01", OUT_BAD_REQUEST_LINE, NULL,
 	    0 },
+	{ "bare cr after version", "CONNECT a:1 HTTP/1.1\rX: y\r\n\r\n",
+	    OUT_BAD_REQUEST_LINE, NULL, 0 },
+	{ "ctl in target", "CONNECT 127.0.0\x01.1:1" H11, OUT_BAD_REQUEST_LINE,
+	    NULL, 0 },
+	{ "bare cr in target", "CONNECT loc\ralhost:1" H11,
+	    OUT_BAD_REQUEST_LINE, NULL, 0 },
+	{ "escape in target", "CONNECT loc\x1b[2Jalhost:1" H11,
+	    OUT_BAD_REQUEST_LINE, NULL, 0 },
 
 	{ "missing port", "CONNECT a" H11, OUT_BAD_PORT, NULL, 0 },
 	{ "empty port", "CONNECT a:" H11, OUT_BAD_PORT, NULL, 0 },
@@ -100,16 +146,32 @@ static const struct req_case cases[] = {
 	{ "port 65536", "CONNECT a:65536" H11, OUT_BAD_PORT, NULL, 0 },
 	{ "port 6 digits", "CONNECT a:000443" H11, OUT_BAD_PORT, NULL, 0 },
 	{ "port sign", "CONNECT a:+443" H11, OUT_BAD_TARGET, NULL, 0 },
+	{ "port minus", "CONNECT a:-1" H11, OUT_BAD_PORT, NULL, 0 },
+	{ "port hex", "CONNECT a:0x1bb" H11, OUT_BAD_PORT, NULL, 0 },
+	{ "port 99999", "CONNECT a:99999" H11, OUT_BAD_PORT, NULL, 0 },
 	{ "port alpha", "CONNECT a:https" H11, OUT_BAD_PORT, NULL, 0 },
 	{ "two colons", "CONNECT a:1:2" H11, OUT_BAD_PORT, NULL, 0 },
 	{ "userinfo", "CONNECT u@a:1" H11, OUT_BAD_TARGET, NULL, 0 },
 	{ "path", "CONNECT a:1/x" H11, OUT_BAD_TARGET, NULL, 0 },
+	{ "path slash only", "CONNECT a:1/" H11, OUT_BAD_TARGET, NULL, 0 },
 	{ "query", "CONNECT a:1?x" H11, OUT_BAD_TARGET, NULL, 0 },
 	{ "percent", "CONNECT a%2e:1" H11, OUT_BAD_TARGET, NULL, 0 },
+	{ "percent first", "CONNECT %6cocalhost:1" H11, OUT_BAD_TARGET, NULL,
+	    0 },
+	{ "dollar in name", "CONNECT exa$mple.test:1" H11, OUT_BAD_TARGET, NULL,
+	    0 },
+	{ "absolute uri, no path", "CONNECT http://a:1" H11, OUT_BAD_TARGET,
+	    NULL, 0 },
 	{ "absolute uri", "CONNECT http://a:1/" H11, OUT_BAD_TARGET, NULL, 0 },
 	{ "empty host", "CONNECT :443" H11, OUT_BAD_TARGET, NULL, 0 },
 	{ "zone id", "CONNECT [fe80::1%25eth0]:1" H11, OUT_BAD_TARGET, NULL,
 	    0 },
+	{ "zone id unencoded", "CONNECT [fe80::1%lo]:1" H11, OUT_BAD_TARGET,
+	    NULL, 0 },
+	{ "ipv6 unclosed", "CONNECT [::1:1" H11, OUT_BAD_TARGET, NULL, 0 },
+	{ "ipv4 bracketed", "CONNECT [127.0.0.1]:1" H11, OUT_BAD_TARGET, NULL,
+	    0 },
+	{ "empty brackets", "CONNECT []:1" H11, OUT_BAD_TARGET, NULL, 0 },
 	{ "ipv6 unbracketed", "CONNECT ::1:443" H11, OUT_BAD_TARGET, NULL, 0 },
 	{ "ipv6 bad", "CONNECT [::g]:1" H11, OUT_BAD_TARGET, NULL, 0 },
 	{ "ipvfuture", "CONNECT [v1.x]:1" H11, OUT_BAD_TARGET, NULL, 0 },
@@ -119,6 +181,8 @@ static const struct req_case cases[] = {
 	{ "hex ip", "CONNECT 0x7f.0.0.1:443" H11, OUT_BAD_TARGET, NULL, 0 },
 	{ "hex last", "CONNECT 127.0.0.0x1:443" H11, OUT_BAD_TARGET, NULL, 0 },
 	{ "octal ip", "CONNECT 0177.0.0.1:443" H11, OUT_BAD_TARGET, NULL, 0 },
+	{ "three parts", "CONNECT 127.0.1:443" H11, OUT_BAD_TARGET, NULL, 0 },
+	{ "hex whole", "CONNECT 0x7f000001:443" H11, OUT_BAD_TARGET, NULL, 0 },
 	{ "quad 256", "CONNECT 1.2.3.256:443" H11, OUT_BAD_TARGET, NULL, 0 },
 	{ "quad trailing dot", "CONNECT 1.2.3.4.:443" H11, OUT_BAD_TARGET, NULL,
 	    0 },
@@ -129,8 +193,29 @@ static const struct req_case cases[] = {
 	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	    ".b:443" H11,
 	    OUT_BAD_TARGET, NULL, 0 },
+	/* 63 + 1 + 63 + 1 + 63 + 1 + 62: one byte past 253, no root dot. */
+	{ "name 254",
+	    "CONNECT "
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb."
+	    "ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc."
+	    "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+	    ":443" H11,
+	    OUT_BAD_TARGET, NULL, 0 },
 
 	{ "obs-fold", "CONNECT a:1 HTTP/1.1\r\nHost: a\r\nX: y\r\n z\r\n\r\n",
+	    OUT_BAD_HEADER, NULL, 0 },
+	{ "obs-fold tab",
+	    "CONNECT a:1 HTTP/1.1\r\nHost: a\r\nX: y\r\n\tz\r\n\r\n",
+	    OUT_BAD_HEADER, NULL, 0 },
+	{ "obs-fold first field", "CONNECT a:1 HTTP/1.1\r\n Host: a\r\n\r\n",
+	    OUT_BAD_HEADER, NULL, 0 },
+	{ "tab before colon", "CONNECT a:1 HTTP/1.1\r\nHost\t: a\r\n\r\n",
+	    OUT_BAD_HEADER, NULL, 0 },
+	{ "name not token",
+	    "CONNECT a:1 HTTP/1.1\r\nHost: a\r\nX(A): b\r\n\r\n",
+	    OUT_BAD_HEADER, NULL, 0 },
+	{ "space in name", "CONNECT a:1 HTTP/1.1\r\nHost: a\r\nX A: b\r\n\r\n",
 	    OUT_BAD_HEADER, NULL, 0 },
 	{ "space before colon", "CONNECT a:1 HTTP/1.1\r\nHost : a\r\n\r\n",
 	    OUT_BAD_HEADER, NULL, 0 },
@@ -148,6 +233,9 @@ static const struct req_case cases[] = {
 	    OUT_BAD_HEADER, NULL, 0 },
 	{ "no host 1.1", "CONNECT a:1 HTTP/1.1\r\n\r\n", OUT_BAD_HOST, NULL,
 	    0 },
+	{ "no host 1.1, other field",
+	    "CONNECT a:1 HTTP/1.1\r\nUser-Agent: t\r\n\r\n", OUT_BAD_HOST, NULL,
+	    0 },
 	{ "two hosts", "CONNECT a:1 HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n",
 	    OUT_BAD_HOST, NULL, 0 },
 	{ "two hosts 1.0", "CONNECT a:1 HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n",
@@ -155,6 +243,10 @@ static const struct req_case cases[] = {
 	{ "bad host value", "CONNECT a:1 HTTP/1.1\r\nHost: a b\r\n\r\n",
 	    OUT_BAD_HOST, NULL, 0 },
 	{ "empty host value", "CONNECT a:1 HTTP/1.1\r\nHost:\r\n\r\n",
+	    OUT_BAD_HOST, NULL, 0 },
+	{ "host userinfo", "CONNECT a:1 HTTP/1.1\r\nHost: user@h.test\r\n\r\n",
+	    OUT_BAD_HOST, NULL, 0 },
+	{ "host path", "CONNECT a:1 HTTP/1.1\r\nHost: h.test/path\r\n\r\n",
 	    OUT_BAD_HOST, NULL, 0 },
 	{ "content-length", "CONNECT a:1" H11 "", OUT_OK, "a", 1 },
 	/* CPython 3.12+: an unbracketed IPv6 Host, with or without a port. */
@@ -182,6 +274,12 @@ static const struct req_case cases[] = {
 	    "CONNECT a:1 HTTP/1.0\r\nTransfer-Encoding: "
 	    "chunked\r\n\r\n",
 	    OUT_REQUEST_CONTENT, NULL, 0 },
+	{ "transfer-encoding identity",
+	    "CONNECT a:1 HTTP/1.0\r\nTransfer-Encoding: identity\r\n\r\n",
+	    OUT_REQUEST_CONTENT, NULL, 0 },
+	{ "content-length lowercase",
+	    "CONNECT a:1 HTTP/1.0\r\ncontent-length: 1\r\n\r\n",
+	    OUT_REQUEST_CONTENT, NULL, 0 },
 	{ "two proxy-authorization",
 	    "CONNECT a:1 HTTP/1.0\r\n"
 	    "Proxy-Authorization: a\r\nProxy-Authorization: b\r\n\r\n",
@@ -190,16 +288,28 @@ static const struct req_case cases[] = {
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
-/* Heads that hold a NUL on purpose, so strlen() cannot measure them. */
+/*
+ * Heads that hold a NUL on purpose, so strlen() cannot measure them: the
+ * literal's size, less its terminating NUL, is the head's length.
+ */
+#define BINARY(name, head, want)                                               \
+	{                                                                      \
+		name, head, sizeof(head) - 1, want                             \
+	}
+
 static const struct {
 	const char *name;
 	const char *head;
 	size_t len;
 	enum outcome want;
 } binary_cases[] = {
-	{ "nul early", "CONN\0ECT", 8, OUT_BAD_REQUEST_LINE },
-	{ "nul in a field", "CONNECT a:1 HTTP/1.0\r\nX: a\0b\r\n\r\n", 32,
-	    OUT_BAD_HEADER },
+	BINARY("nul early", "CONN\0ECT", OUT_BAD_REQUEST_LINE),
+	BINARY("nul in a field", "CONNECT a:1 HTTP/1.0\r\nX: a\0b\r\n\r\n",
+	    OUT_BAD_HEADER),
+	BINARY("nul after version", "CONNECT a:1 HTTP/1.1\0\r\n\r\n",
+	    OUT_BAD_REQUEST_LINE),
+	BINARY("nul in target", "CONNECT a:1\0 HTTP/1.1\r\n\r\n",
+	    OUT_BAD_REQUEST_LINE),
 };
 
 #define NBINARY (sizeof(binary_cases) / sizeof(binary_cases[0]))
@@ -316,6 +426,19 @@ head_with_target(char *buf, size_t tlen)
 	return len;
 }
 
+/* Builds a target of one n-byte label and ".test:443", with its head. */
+static size_t
+head_with_label(char *buf, size_t n)
+{
+	size_t len = (size_t)sprintf(buf, "CONNECT ");
+
+	memset(buf + len, 'a', n);
+	len += n;
+	len += (size_t)sprintf(
+	    buf + len, ".test:443 HTTP/1.1\r\nHost: h\r\n\r\n");
+	return len;
+}
+
 static int
 check_limit(const char *name, const char *buf, size_t len, enum outcome want)
 {
@@ -362,6 +485,9 @@ static const struct limit_case limits[] = {
 	    OUT_HEAD_TOO_LARGE },
 	{ "target at limit", head_with_target, REQ_TARGET_MAX, 0, OUT_OK },
 	{ "target over", head_with_target, REQ_TARGET_MAX + 1, 0,
+	    OUT_TARGET_TOO_LONG },
+	/* The length is judged before the name: 414, not 400 bad_target. */
+	{ "target of one 8000-byte label", head_with_label, 8000, 0,
 	    OUT_TARGET_TOO_LONG },
 	{ "request line over, unfinished", request_line_of, REQ_LINE_MAX + 1, 0,
 	    OUT_TARGET_TOO_LONG },
