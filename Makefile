@@ -63,7 +63,7 @@ SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 
 .PHONY: all run check check-asan check-systemd deps-build deps-check install \
-	uninstall lint fuzz bench clean build-clients
+	uninstall lint fuzz bench bench-pipes clean build-clients
 
 all: connectd
 
@@ -279,13 +279,18 @@ lint:
 		fuzz/*.c bench/*.c
 	mandoc -Tlint -Wwarning man/connectd.8
 
-# The benchmark: installs tinyproxy, squid and gnuplot when missing (as
-# root; otherwise prints the apt-get line), then prints one table and
-# writes docs/benchmarks.md and docs/benchmarks.png.
+# The benchmark: installs tinyproxy, squid, apache2 and gnuplot when
+# missing (as root; otherwise prints the apt-get line), then prints one
+# table and writes docs/benchmarks.md and docs/benchmarks.png.
 bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory connectd
 	@bench/run
+
+# The pipe-size crossover behind relay.h's thresholds: a sweep of tunnel
+# sizes through connectd built with other thresholds (bench/pipes).
+bench-pipes: connectd
+	@SRCS="$(SRCS)" bench/pipes
 
 clean:
 	rm -rf connectd *.o $(TEST_BINS) build-asan build-fuzz build-clients

@@ -143,15 +143,33 @@ read_more(struct session *s, int64_t deadline)
 }
 
 /*
+ * What a client that closed (EOF or a reset) before its first request byte
+ * was.  With --proxy-protocol the peer is a trusted balancer, and one that
+ * sent no header, or a header that carries no client (v2 LOCAL, v1
+ * UNKNOWN), is a health check: a client behind it always comes with its
+ * address.  Anything else is a client that sent nothing.
+ */
+static enum outcome
+closed_before_request(const struct session *s)
+{
+	if (s->opt.proxy_protocol && !s->pp.has_addr)
+		return OUT_PROBE;
+	return OUT_NO_REQUEST;
+}
+
+/*
  * With --proxy-protocol: checks that the socket's peer may send a PROXY
  * header, then reads one to its end under the request deadline (bytes
  * past it stay in s->head for the request).  Returns OUT_OK with s->pp and
- * s->pp_len set, OUT_NO_REQUEST when not one byte came, or the outcome
- * that ends the connection.
+ * s->pp_len set, OUT_PROBE when the peer closed before one byte came,
+ * OUT_NO_REQUEST when the deadline passed first, or the outcome that ends
+ * the connection.
  */
 static enum outcome
 read_proxy_header(struct session *s, int64_t deadline)
 {
+	enum read_step step;
+
 	if (!policy_list_has_sockaddr(&s->opt.proxy_from, s->client_addr))
 		return OUT_PROXY_PEER_NOT_ALLOWED;
 	for (;;) {
@@ -166,14 +184,16 @@ read_proxy_header(struct session *s, int64_t deadline)
 		case PP_INCOMPLETE:
 			break;
 		}
-		switch (read_more(s, deadline)) {
+		switch (step = read_more(s, deadline)) {
 		case READ_BYTES:
 			break;
 		case READ_CLOSED:
 		case READ_TIMEOUT:
 			/* A header cut short is a bad one: no reply either. */
-			return s->head_got > 0 ? OUT_PROXY_HEADER_BAD
-					       : OUT_NO_REQUEST;
+			if (s->head_got > 0)
+				return OUT_PROXY_HEADER_BAD;
+			return step == READ_CLOSED ? closed_before_request(s)
+						   : OUT_NO_REQUEST;
 		case READ_FAILED:
 			return OUT_INTERNAL_ERROR;
 		}
@@ -184,8 +204,8 @@ read_proxy_header(struct session *s, int64_t deadline)
  * Reads the request after any PROXY header until the parser has a
  * verdict, the client closes, or the request deadline passes.  Returns
  * the parser's outcome, OUT_INCOMPLETE for an EOF mid-head,
- * OUT_REQUEST_TIMEOUT, or OUT_NO_REQUEST when not one byte came (then
- * s->end says why).
+ * OUT_REQUEST_TIMEOUT, or, when not one byte came, OUT_NO_REQUEST or
+ * OUT_PROBE (closed_before_request(); then s->end says why).
  */
 static enum outcome
 read_request(struct session *s, int64_t deadline)
@@ -205,7 +225,8 @@ read_request(struct session *s, int64_t deadline)
 		case READ_BYTES:
 			break;
 		case READ_CLOSED:
-			return got > 0 ? OUT_INCOMPLETE : OUT_NO_REQUEST;
+			return got > 0 ? OUT_INCOMPLETE
+				       : closed_before_request(s);
 		case READ_TIMEOUT:
 			return got > 0 ? OUT_REQUEST_TIMEOUT : OUT_NO_REQUEST;
 		case READ_FAILED:
@@ -248,7 +269,8 @@ read_head(struct session *s, int64_t deadline)
 	 * A balancer sending headers to a proxy not told to expect them:
 	 * named as such in the log, and (like any header) left unanswered.
 	 */
-	if (o != OUT_OK && o != OUT_NO_REQUEST && s->head_got >= 5 &&
+	if (o != OUT_OK && o != OUT_NO_REQUEST && o != OUT_PROBE &&
+	    s->head_got >= 5 &&
 	    pp_parse(s->head, s->head_got, &s->pp) != PP_NONE)
 		return OUT_PROXY_HEADER_UNEXPECTED;
 	return o;

@@ -13,6 +13,7 @@ const struct outcome_row outcome_table[OUT_COUNT] = {
 	[OUT_INCOMPLETE] = { 400, "Bad Request", "incomplete_request",
 	    "http_request_error", "the request head ended early" },
 	[OUT_NO_REQUEST] = { 0, NULL, "no_request", NULL, NULL },
+	[OUT_PROBE] = { 0, NULL, "probe", NULL, NULL },
 	/* The peer is a balancer: an HTTP answer would go to it, not a user. */
 	[OUT_PROXY_PEER_NOT_ALLOWED] = { 0, NULL, "proxy_peer_not_allowed",
 	    NULL, NULL },

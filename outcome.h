@@ -11,6 +11,7 @@ enum outcome {
 	OUT_OK, /* tunnel established: 200 */
 	OUT_INCOMPLETE, /* parser wants more; as an answer: EOF mid-head */
 	OUT_NO_REQUEST, /* client closed or timed out before any byte */
+	OUT_PROBE, /* a balancer's health check: closed with nothing to serve */
 	/* The PROXY protocol: each ends the connection without a reply. */
 	OUT_PROXY_PEER_NOT_ALLOWED, /* the peer is not a trusted sender */
 	OUT_PROXY_HEADER_MISSING, /* required, but the bytes are no header */

@@ -12,11 +12,38 @@
 #include <stdint.h>
 
 #define RELAY_BUF_SIZE (64 * 1024)
+#ifndef RELAY_PIPE_SIZE
 #define RELAY_PIPE_SIZE (1024 * 1024) /* asked for; the kernel may cap it */
-/* A direction splices once it has copied this much (see relay.c). */
+#endif
+/*
+ * A direction splices once it has copied RELAY_SPLICE_AFTER (see relay.c)
+ * and grows its pipe to RELAY_PIPE_SIZE once it has moved RELAY_GROW_AFTER.
+ * Only bench/pipes builds other values (-D), to measure the crossover.
+ *
+ * What `make bench-pipes` measured (relay thread CPU per tunnel, median of
+ * paired ratios to copying only; 2 cores, load 3-6):
+ * - Splicing from the first byte costs 1.5-1.8x copying at 1-16 KiB and
+ *   breaks even only at 128-192 KiB (grown pipe) or 256-512 KiB (default
+ *   pipe): below RELAY_SPLICE_AFTER copying is right.  Exactly at the
+ *   threshold a pipe is made with little left to move (1.1-1.25x copy at
+ *   64-128 KiB); 128 KiB only moved that bump and was no better.
+ * - The default 64 KiB pipe is a poor stage: 0.75-0.9x copy at 1-64 MiB
+ *   where a pipe grown at once is 0.3-0.75x.  Growing at 64 KiB instead of 1 MiB cut
+ *   256 KiB-4 MiB tunnels a further 5-45% (e.g. 512 KiB: 0.51 against
+ *   0.91).  It is not done: a grown pipe holds 256 pages of the user's
+ *   pipe quota (fs.pipe-user-pages-soft, 16384: 64 such pipes) while the
+ *   tunnel lives, and past it the kernel gives every new pipe two pages
+ *   and refuses to grow it; splicing through 8 KiB measured 1.9-2.6x
+ *   copying.  Growing only after 1 MiB keeps that cliff for bulk tunnels.
+ * - A 256 or 512 KiB pipe instead of 1 MiB: 16 MiB tunnels at 0.46-0.60x
+ *   copy against 0.32-0.38x.
+ */
+#ifndef RELAY_SPLICE_AFTER
 #define RELAY_SPLICE_AFTER (64 * 1024)
-/* ... and grows its pipe to RELAY_PIPE_SIZE once it has moved this much. */
+#endif
+#ifndef RELAY_GROW_AFTER
 #define RELAY_GROW_AFTER (1024 * 1024)
+#endif
 
 /* The two ends of a tunnel. */
 enum relay_side {

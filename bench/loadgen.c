@@ -11,7 +11,10 @@
  *   loadgen rate  (-x PROXY | -D) -t TARGET -c CLIENTS -s SECONDS [-w WARMUP]
  *       CLIENTS threads, each: connect, CONNECT to TARGET (echo port), read
  *       the 200 head, send one byte, read it back, close.  Prints conn/s and
- *       time-to-200 p50/p99 in ms (with -D: time to connect).
+ *       time-to-200 p50/p99 in ms (with -D: time to connect).  With -b
+ *       BYTES, each tunnel goes to the source port (TARGET's port + 1) and
+ *       reads BYTES down to the EOF instead of the echo: a tunnel of a
+ *       given size (bench/pipes).
  *   loadgen throughput (-x PROXY | -D) -t TARGET -d down|up -b BYTES
  *       One tunnel; streams BYTES target->client (down, from PORT+1) or
  *       client->target (up, to PORT+2).  Prints MB/s (10^6 bytes).
@@ -423,6 +426,7 @@ struct client_opts {
 	double seconds, warmup;
 	int down;
 	uint64_t bytes;
+	int sized; /* rate: -b given, tunnels of that many bytes */
 	int count, inflight;
 };
 
@@ -529,6 +533,32 @@ struct rate_thread {
 
 static atomic_int rate_stop;
 
+/* The rate's exchange once the tunnel is open: one echoed byte, or BYTES. */
+static int
+rate_exchange(int fd, const struct client_opts *o)
+{
+	static _Thread_local char buf[IO_BUF];
+	uint64_t moved = 0;
+	char cmd[32];
+	int len;
+
+	if (!o->sized)
+		return write(fd, "x", 1) == 1 && read(fd, buf, 1) == 1 ? 0 : -1;
+	len = snprintf(cmd, sizeof(cmd), "%" PRIu64 "\n", o->bytes);
+	if (write(fd, cmd, (size_t)len) != len)
+		return -1;
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_TRUNC);
+
+		if (n == 0)
+			break;
+		if (n < 0)
+			return -1;
+		moved += (uint64_t)n;
+	}
+	return moved == o->bytes ? 0 : -1;
+}
+
 static void *
 rate_worker(void *arg)
 {
@@ -540,7 +570,6 @@ rate_worker(void *arg)
 	while (!atomic_load(&rate_stop)) {
 		double t0 = now_s(), t1;
 		size_t got = 0;
-		char b = 'x';
 		int fd;
 
 		fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -577,7 +606,7 @@ rate_worker(void *arg)
 			}
 		}
 		t1 = now_s();
-		if (write(fd, &b, 1) != 1 || read(fd, &b, 1) != 1)
+		if (rate_exchange(fd, o) == -1)
 			goto err;
 		close(fd);
 		if (t0 >= t->start && now_s() <= t->end) {
@@ -615,6 +644,18 @@ percentile(const double *v, size_t n, double p)
 		return 0;
 	i = (size_t)(p * (double)(n - 1) + 0.5);
 	return v[i];
+}
+
+/* A sized rate streams from the source port, TARGET's port + 1. */
+static void
+rate_to_source(struct client_opts *o)
+{
+	char addr[32];
+
+	o->target.sin_port = htons((uint16_t)(ntohs(o->target.sin_port) + 1));
+	inet_ntop(AF_INET, &o->target.sin_addr, addr, sizeof(addr));
+	snprintf(o->target_text, sizeof(o->target_text), "%s:%u", addr,
+	    ntohs(o->target.sin_port));
 }
 
 static int
@@ -1305,7 +1346,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: loadgen target PORT\n"
 	    "       loadgen rate (-x PROXY | -D) -t TARGET -c N -s SECS [-w "
-	    "SECS]\n"
+	    "SECS] [-b BYTES]\n"
 	    "       loadgen throughput (-x PROXY | -D) -t TARGET -d down|up -b "
 	    "BYTES\n"
 	    "       loadgen aggregate (-x PROXY | -D) -t TARGET -c N -b BYTES\n"
@@ -1374,6 +1415,7 @@ main(int argc, char **argv)
 			break;
 		case 'b':
 			o.bytes = strtoull(optarg, NULL, 10);
+			o.sized = 1;
 			break;
 		case 'n':
 			o.count = atoi(optarg);
@@ -1387,8 +1429,11 @@ main(int argc, char **argv)
 	}
 	if (!have_target || (!o.direct && o.proxy.sin_port == 0))
 		usage();
-	if (strcmp(mode, "rate") == 0)
+	if (strcmp(mode, "rate") == 0) {
+		if (o.sized)
+			rate_to_source(&o);
 		return mode_rate(&o);
+	}
 	if (strcmp(mode, "throughput") == 0)
 		return mode_throughput(&o);
 	if (strcmp(mode, "aggregate") == 0)

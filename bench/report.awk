@@ -178,6 +178,12 @@ END {
 	bar("r16", "connectd-sp", "connectd-hr", "", 0, "spares vs a fork per accept: conn/s (16)")
 	bar("r4", "connectd-sp", "tinyproxy", "", 0, "spares: conn/s (4) vs tinyproxy")
 	bar("r16", "connectd-sp", "tinyproxy", "", 0, "spares: conn/s (16) vs tinyproxy")
+	bar("r4", "connectd-sp", "apache", "", 0, "spares: conn/s (4) vs Apache")
+	bar("r16", "connectd-sp", "apache", "", 0, "spares: conn/s (16) vs Apache")
+	bar("p50_4", "connectd-sp", "apache", "", 0, "spares: time-to-200 p50 (4) vs Apache's")
+	bar("down", "connectd", "apache", "", 0, "MB/s down, one tunnel, vs Apache")
+	bar("agg", "connectd-sp", "apache", "", 0, agg "-tunnel aggregate MB/s vs Apache (high-rate)")
+	bar("pss1000", "connectd-hr", "apache", "", 0, "high-rate PSS per tunnel at 1000 vs Apache")
 	for (k = 1; k <= nholds; k++) {
 		hold_bar("connectd", holds[k])
 		hold_bar("connectd-hr", holds[k])

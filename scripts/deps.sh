@@ -14,7 +14,7 @@ check="$build bats curl openssl netcat-openbsd python3 xinetd ucspi-tcp
 	mandoc clang valgrind iproute2 procps util-linux passwd nftables
 	socat wget openssh-server openssh-client git nodejs golang-go chromium
 	firefox-esr libnss3-tools stunnel4 haproxy squid"
-bench="$build tinyproxy squid gnuplot-nox procps util-linux"
+bench="$build tinyproxy squid apache2 gnuplot-nox procps util-linux"
 systemd="$build systemd-container debootstrap"
 
 case "${1:-}" in
@@ -48,12 +48,14 @@ export DEBIAN_FRONTEND=noninteractive
 # A fresh machine has no package lists yet; refresh them once.
 apt-get update -qq </dev/null
 $line -qq </dev/null
-# bench/run starts its own tinyproxy and squid on loopback,
-# tests/clients.bats its own sshd, tests/proxyproto.bats its own haproxy and
+# bench/run starts its own tinyproxy, squid and apache2 on loopback,
+# tests/clients.bats its own sshd, tests/proxyproto.bats and
+# tests/scaleout.bats their own haproxy (scaleout.bats also needs iproute2's
+# ip netns, veth and bridge links, and socat for HAProxy's runtime socket),
 # tests/upstream.bats its own squid (with basic_ncsa_auth, in the package),
 # in the foreground: the services that
 # installing them just started are not wanted.
-for ps in tinyproxy:tinyproxy squid:squid openssh-server:ssh haproxy:haproxy; do
+for ps in tinyproxy:tinyproxy squid:squid apache2:apache2 apache2:apache-htcacheclean openssh-server:ssh haproxy:haproxy; do
 	p=${ps%%:*} s=${ps#*:}
 	case " $missing " in *" $p "*) ;; *) continue ;; esac
 	if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then

@@ -31,6 +31,16 @@ pp_proxy() {
 		--proxy-protocol-from 127.0.0.0/8 "$@"
 }
 
+# pp_server : like pp_proxy, in the high-rate mode (--listen)
+pp_server() {
+	start_target echo
+	PPORT=$(free_port)
+	PROXY_LOG=$BATS_TEST_TMPDIR/server.err
+	bg server "$CONNECTD" "${LAB_RULES[@]}" --listen "127.0.0.1:$PPORT" \
+		--allow-port "$TPORT" --proxy-protocol --proxy-protocol-from 127.0.0.1
+	wait_until 10 _listening "$PPORT" || fail "no listener: $(cat "$PROXY_LOG")"
+}
+
 # expect_echo_through HEADER [client.py options] : the header, the request and
 # "early" in one write, then "ping": both must come back through the echo
 expect_echo_through() {
@@ -101,12 +111,7 @@ last_log() { wait_log 1 && log_lines | tail -n1; }
 }
 
 @test "the high-rate mode (--listen) reads the header as well" {
-	start_target echo
-	PPORT=$(free_port)
-	PROXY_LOG=$BATS_TEST_TMPDIR/server.err
-	bg server "$CONNECTD" "${LAB_RULES[@]}" --listen "127.0.0.1:$PPORT" \
-		--allow-port "$TPORT" --proxy-protocol --proxy-protocol-from 127.0.0.1
-	wait_until 10 _listening "$PPORT" || fail "no listener: $(cat "$PROXY_LOG")"
+	pp_server
 	expect_echo_through "$V2"
 	expect_field client 203.0.113.7:5555 "$(last_log)"
 }
@@ -151,6 +156,55 @@ last_log() { wait_log 1 && log_lines | tail -n1; }
 	expect_field reason proxy_header_bad "$l"
 	expect_field end timeout "$l"
 	expect_field status 0 "$l"
+}
+
+# probe_is HEADER REASON END : HEADER, then a FIN and nothing more: closed
+# without a byte, logged with REASON and END
+probe_is() {
+	local n l
+	n=$(log_lines | wc -l)
+	client --request "$1" --shut-after-request
+	expect_silent_close
+	wait_log $((n + 1))
+	l=$(log_lines | tail -n1)
+	expect_field status 0 "$l"
+	expect_field reason "$2" "$l"
+	expect_field end "$3" "$l"
+}
+
+LOCAL2="$SIG"'\x20\x00\x00\x00'
+
+@test "health checks: nothing, or v2 LOCAL / v1 UNKNOWN, then EOF is reason=probe" {
+	pp_proxy
+	local hdr
+	for hdr in '' "$LOCAL2" 'PROXY UNKNOWN\r\n'; do
+		probe_is "$hdr" probe eof
+	done
+	# A header that names a client, then nothing: a client that left.
+	probe_is "$V2" no_request eof
+	probe_is "$V1" no_request eof
+	expect_field client 203.0.113.7:5555 "$(log_lines | tail -n1)"
+	expect_clean_exits 5
+}
+
+@test "health checks: a LOCAL header, then silence until the deadline, is no probe" {
+	pp_proxy --request-timeout 1
+	client --request "$LOCAL2"
+	expect_silent_close
+	expect_field reason no_request "$(last_log)"
+	expect_field end timeout "$(last_log)"
+}
+
+@test "health checks: without --proxy-protocol an empty connection stays no_request" {
+	start_target echo
+	start_proxy accept --allow-port "$TPORT"
+	probe_is '' no_request eof
+}
+
+@test "health checks: the high-rate mode logs reason=probe as well" {
+	pp_server
+	probe_is "$LOCAL2" probe eof
+	probe_is '' probe eof
 }
 
 @test "a peer outside --proxy-protocol-from: closed without a byte, even with a valid header" {

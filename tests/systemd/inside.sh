@@ -183,6 +183,25 @@ ok "connectd.socket: still active after the burst" expect active systemctl is-ac
 ok "connectd.socket: serves after the burst" expect "200 echo" $CLIENT tunnel 127.0.0.1:8080 $ECHO
 ok "connectd.socket: no failed units after the burst" no_failed_units
 
+# Draining (docs/scaling.md): stopping connectd.socket alone closes the
+# listener and leaves a running connectd@ instance to finish its tunnel
+rm -f /tmp/hold /tmp/hold.stop
+$CLIENT hold 127.0.0.1:8080 $ECHO /tmp/hold &
+HOLD=$!
+poll 10 grep -q '^open [2-9]' /tmp/hold
+ok "connectd.socket: systemctl stop connectd.socket alone with a tunnel open" \
+	timeout 30 systemctl stop connectd.socket
+ok "connectd.socket: stopped, nothing listens" \
+	sh -c "[ \"\$(systemctl is-active connectd.socket)\" = inactive ] && ! $CLIENT status 127.0.0.1:8080 $ECHO"
+ok "connectd.socket: the instance serves its tunnel on after the stop" \
+	sh -c 'a=$(cut -d" " -f2 /tmp/hold); sleep 0.5; b=$(cut -d" " -f2 /tmp/hold);
+		grep -q "^open" /tmp/hold && [ "$b" -gt "$a" ] &&
+		systemctl list-units --no-legend --plain --state=active "connectd@*" | grep -q .'
+touch /tmp/hold.stop
+wait $HOLD 2>/dev/null
+ok "connectd.socket: the instance ends with its tunnel" poll 10 no_active 'connectd@*'
+ok "connectd.socket: started again" systemctl start connectd.socket
+
 # systemctl stop with a tunnel open: the instance is stopped, not failed
 rm -f /tmp/hold /tmp/hold.stop
 $CLIENT hold 127.0.0.1:8080 $ECHO /tmp/hold &

@@ -2,13 +2,14 @@
 """Hold several CONNECT tunnels open at once (stdlib only).
 
   tunnels.py --port P --tport T [--host H] [--count N] [--ready-file R]
-             [--release-file F] [--tag TEXT] [--timeout S]
+             [--release-file F] [--tag TEXT] [--timeout S] [--target A]
 
 Phase 1 opens N connections to the proxy, then sends each its CONNECT
-request to 127.0.0.1:T (an echo target), then reads every answer, which
-must be exactly the 200 head, then sends "ping <i>\\n" through each and
-reads the echo back.  Every tunnel is open at the same time; each one that
-works prints "OPEN <i> <local port>", one that does not "FAIL <i> <why>".
+request to A:T (an echo target; A is 127.0.0.1 unless given), then reads
+every answer, which must be exactly the 200 head, then sends "ping <i>\\n"
+through each and reads the echo back.  Every tunnel is open at the same
+time; each one that works prints "OPEN <i> <local port>", one that does not
+"FAIL <i> <why>".
 Then "READY <n open>" is printed and written to R.
 
 Phase 2 waits until F exists (at most --hold seconds; no F: at once), then
@@ -71,6 +72,7 @@ def main():
     ap.add_argument('--host', default='127.0.0.1')
     ap.add_argument('--port', type=int, required=True)
     ap.add_argument('--tport', type=int, required=True)
+    ap.add_argument('--target', default='127.0.0.1')
     ap.add_argument('--count', type=int, default=1)
     ap.add_argument('--ready-file')
     ap.add_argument('--release-file')
@@ -80,8 +82,8 @@ def main():
     a = ap.parse_args()
 
     fam = socket.AF_INET6 if ':' in a.host else socket.AF_INET
-    req = ('CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n'
-           % (a.tport, a.tport)).encode()
+    req = ('CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n\r\n'
+           % (a.target, a.tport, a.target, a.tport)).encode()
     socks = {}
     bad = 0
     for i in range(a.count):

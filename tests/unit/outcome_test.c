@@ -43,15 +43,16 @@ log_word(const char *w)
 }
 
 /*
- * The outcomes closed without a byte: nothing arrived, or the peer is a
- * balancer whose PROXY header was refused (man page "PROXY protocol").
+ * The outcomes closed without a byte: nothing arrived, a balancer's health
+ * check, or the peer is a balancer whose PROXY header was refused (man page
+ * "PROXY protocol").
  */
 static int
 unanswered(enum outcome o)
 {
-	return o == OUT_NO_REQUEST || o == OUT_PROXY_PEER_NOT_ALLOWED ||
-	    o == OUT_PROXY_HEADER_MISSING || o == OUT_PROXY_HEADER_BAD ||
-	    o == OUT_PROXY_HEADER_UNEXPECTED;
+	return o == OUT_NO_REQUEST || o == OUT_PROBE ||
+	    o == OUT_PROXY_PEER_NOT_ALLOWED || o == OUT_PROXY_HEADER_MISSING ||
+	    o == OUT_PROXY_HEADER_BAD || o == OUT_PROXY_HEADER_UNEXPECTED;
 }
 
 /* Why row r of outcome o is wrong, or NULL. */
