@@ -32,12 +32,16 @@ ifeq ($(CI),true)
 CFLAGS += -Werror
 endif
 
-# The modules in the order a connection meets them: launch, request,
-# checks (peer, auth, policy), dial (resolve), answer (outcome, reply),
-# relay and log; then the high-rate server and the plumbing.
-OBJS = connectd.o options.o launch.o proxyproto.o request.o peer.o auth.o \
-	policy.o upstream.o resolve.o dial.o outcome.o reply.o relay.o server.o sandbox.o \
-	log.o proctitle.o util.o
+# The modules in the order a connection meets them: main and its steps
+# (connectd, session), launch; 1 read the head (head, proxyproto,
+# request); 2 check it (check: peer, auth, policy); 3 dial (route:
+# upstream, resolve, dial); 4 answer (answer: outcome, reply); 5 relay;
+# 6 log (record, log); then the high-rate server, --reuse, confinement
+# and the plumbing.
+OBJS = connectd.o session.o options.o launch.o head.o proxyproto.o \
+	request.o check.o peer.o auth.o policy.o route.o upstream.o resolve.o \
+	dial.o answer.o outcome.o reply.o relay.o record.o log.o server.o \
+	reuse.o confine.o sandbox.o proctitle.o util.o
 SRCS = $(OBJS:.o=.c)
 HDRS = $(wildcard *.h)
 # Unit tests and the fuzz corpus replay, built with the ordinary compiler.

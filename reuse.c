@@ -1,0 +1,63 @@
+/*
+ * With --reuse: takes a child's baseline before its first connection and
+ * tells whether it is back to it after each.  See reuse.h.
+ */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "log.h"
+#include "reuse.h"
+
+/*
+ * Counts the open fds below max, the log's own aside, with fcntl(2): the
+ * sandbox lets a connection neither list /proc nor open it.
+ */
+static int
+count_fds(int max)
+{
+	int fd, n = 0;
+
+	for (fd = 0; fd < max; fd++)
+		if (fd != log_fd() && fcntl(fd, F_GETFD) != -1)
+			n++;
+	return n;
+}
+
+/*
+ * Takes what reuse_clean() compares against: the limits, and the fds open
+ * below probe_max (a leaked fd takes the lowest free number, so it falls
+ * below the client's fd plus some room).  0, or -1 with errno.
+ */
+int
+reuse_snapshot(struct reuse_base *b, int probe_max)
+{
+	int i;
+
+	for (i = 0; i < RLIM_NLIMITS; i++)
+		if (getrlimit((__rlimit_resource_t)i, &b->lim[i]) == -1)
+			return -1;
+	b->probe_max = probe_max;
+	b->fds = count_fds(probe_max);
+	b->taken = 1;
+	return 0;
+}
+
+/*
+ * Whether a child of --reuse may serve again after s, its fds closed:
+ * conservatively no once a name went to the resolver (getaddrinfo_a(3)
+ * leaves a thread behind; no other code starts one), or with an fd (the
+ * log's own aside) or a resource limit that was not there before its
+ * first connection, or when it could not be confined.
+ */
+int
+reuse_clean(const struct session *s, const struct reuse_base *before)
+{
+	struct reuse_base now;
+
+	if (!before->taken || s->resolved || !s->confined ||
+	    reuse_snapshot(&now, before->probe_max) == -1 ||
+	    now.fds != before->fds)
+		return 0;
+	return memcmp(now.lim, before->lim, sizeof(now.lim)) == 0;
+}
