@@ -16,6 +16,7 @@
 
 #define LINGER_MS 2000 /* to drain a refused client's input */
 
+/* Turns Nagle's algorithm off on fd; a failure only costs latency. */
 static void
 set_nodelay(int fd)
 {
