@@ -428,3 +428,46 @@ lowest_free_fd() {
 is_asan_build() {
 	[[ $CONNECTD == *build-asan* ]] || nm "$CONNECTD" 2>/dev/null | grep -q __asan_init
 }
+
+# --- squid as a parent proxy (tests/upstream.bats, tests/scaleout.bats) ----
+
+# squid_config ADDR PORT : a configuration for Debian's squid as a parent,
+# in SQUID_DIR/squid.conf: listening on ADDR:PORT, basic auth with
+# basic_ncsa_auth for alice (password "s3cr3t pw"), CONNECT to ports 1024
+# and up only.  Its helper runs as squid's user, so its files live in a
+# directory of their own that user can read; squid_cleanup removes it.
+squid_config() {
+	SQUID_DIR=$(mktemp -d /tmp/connectd-squid.XXXXXX)
+	chmod 755 "$SQUID_DIR"
+	printf 'alice:%s\n' "$(openssl passwd -apr1 's3cr3t pw')" >"$SQUID_DIR/passwd"
+	touch "$SQUID_DIR/cache.log"
+	chmod 644 "$SQUID_DIR/passwd"
+	chmod 666 "$SQUID_DIR/cache.log"
+	cat >"$SQUID_DIR/squid.conf" <<-EOF
+		http_port $1:$2
+		pid_filename none
+		access_log none
+		cache_log $SQUID_DIR/cache.log
+		logfile_rotate 0
+		cache deny all
+		shutdown_lifetime 0 seconds
+		netdb_filename none
+		via off
+		forwarded_for delete
+		auth_param basic program /usr/lib/squid/basic_ncsa_auth $SQUID_DIR/passwd
+		auth_param basic realm squid-test
+		acl authed proxy_auth REQUIRED
+		acl lab_ports port 1024-65535
+		acl CONNECT method CONNECT
+		http_access deny !lab_ports
+		http_access allow CONNECT authed
+		http_access deny all
+	EOF
+}
+
+squid_cleanup() {
+	if [[ -n ${SQUID_DIR:-} && $SQUID_DIR == /tmp/connectd-squid.* ]]; then
+		rm -rf "$SQUID_DIR"
+	fi
+	SQUID_DIR=
+}
