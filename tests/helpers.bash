@@ -429,7 +429,19 @@ is_asan_build() {
 	[[ $CONNECTD == *build-asan* ]] || nm "$CONNECTD" 2>/dev/null | grep -q __asan_init
 }
 
-# --- squid as a parent proxy (tests/upstream.bats, tests/scaleout.bats) ----
+# --- parent proxies (--upstream) ---------------------------------------------
+
+# start_parent [connectd args...] : a second connectd as the parent, on
+# loopback, opted in to the lab's addresses; sets PARENT_PORT, PARENT_LOG
+start_parent() {
+	local pf=$BATS_TEST_TMPDIR/parent.port
+	PARENT_LOG=$BATS_TEST_TMPDIR/parent.err
+	rm -f "$pf"
+	# shellcheck disable=SC2086 # CONNECTD_EXTRA is a list of options
+	bg parent isolated "$PY" "$TOOLS/activate.py" --port-file "$pf" -- \
+		"$CONNECTD" "${LAB_RULES[@]}" ${CONNECTD_EXTRA:-} "$@"
+	read_port_file "$pf" PARENT_PORT || fail "the parent did not start: $(cat "$PARENT_LOG")"
+}
 
 # squid_config ADDR PORT : a configuration for Debian's squid as a parent,
 # in SQUID_DIR/squid.conf: listening on ADDR:PORT, basic auth with

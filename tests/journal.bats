@@ -96,10 +96,8 @@ jfield() {
 @test "--log journal through a parent: CONNECTD_VIA names it, CONNECTD_VIA_STATUS has its answer" {
 	start_target echo
 	# The parent, a second connectd on loopback, allows the echo's port only.
-	bg parent isolated "$PY" "$TOOLS/activate.py" --port-file "$BATS_TEST_TMPDIR/parent.port" -- \
-		"$CONNECTD" "${LAB_RULES[@]}" --allow-port "$TPORT"
-	local pport
-	read_port_file "$BATS_TEST_TMPDIR/parent.port" pport || fail "no parent: $(cat parent.err)"
+	start_parent --allow-port "$TPORT"
+	local pport=$PARENT_PORT
 	ucspi_lab --send 'ping\n' --request 'CONNECT 127.0.0.1:{T} HTTP/1.1\r\nHost: h\r\n\r\n' -- \
 		"$CONNECTD" "${LAB_RULES[@]}" --allow-port "$TPORT,1" --log journal \
 		--upstream "http://127.0.0.1:$pport"

@@ -958,10 +958,8 @@ one_tunnel() {
 @test "--reuse 3 with --upstream: one process takes three tunnels in turn through the parent, a refusal between, each right" {
 	start_target echo
 	# The parent, a second connectd on loopback, allows the echo's port only.
-	bg parent isolated "$PY" "$TOOLS/activate.py" --port-file "$BATS_TEST_TMPDIR/parent.port" -- \
-		"$CONNECTD" "${LAB_RULES[@]}" --allow-port "$TPORT"
-	local pport
-	read_port_file "$BATS_TEST_TMPDIR/parent.port" pport || fail "no parent: $(cat parent.err)"
+	start_parent --allow-port "$TPORT"
+	local pport=$PARENT_PORT
 	start_listen 127.0.0.1 --spares 1 --max-children 1 --reuse 3 --allow-port "$TPORT,1" \
 		--upstream "http://127.0.0.1:$pport"
 	wait_spares 1
@@ -1000,8 +998,8 @@ one_tunnel() {
 	expect_field down 21 "${l[2]}"
 	# The parent had the three, in the same order.
 	local p
-	p=$(grep -a '^connectd: ' parent.err | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^status=/) print $i }' | tr '\n' ' ')
-	[[ $p == 'status=200 status=403 status=200 ' ]] || fail "the parent logged: $(cat parent.err)"
+	p=$(grep -a '^connectd: ' "$PARENT_LOG" | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^status=/) print $i }' | tr '\n' ' ')
+	[[ $p == 'status=200 status=403 status=200 ' ]] || fail "the parent logged: $(cat "$PARENT_LOG")"
 }
 
 @test "--reuse: a child is not reused after a connection that resolved a name, nor after its limits changed" {

@@ -23,18 +23,6 @@ teardown() {
 
 REQ='CONNECT 127.0.0.1:{T} HTTP/1.1\r\nHost: 127.0.0.1:{T}\r\n\r\n'
 
-# start_parent [connectd args...] : a second connectd as the parent, on
-# loopback, opted in to the lab's addresses; sets PARENT_PORT, PARENT_LOG
-start_parent() {
-	local pf=$BATS_TEST_TMPDIR/parent.port
-	PARENT_LOG=$BATS_TEST_TMPDIR/parent.err
-	rm -f "$pf"
-	# shellcheck disable=SC2086 # CONNECTD_EXTRA is a list of options
-	bg parent isolated "$PY" "$TOOLS/activate.py" --port-file "$pf" -- \
-		"$CONNECTD" "${LAB_RULES[@]}" ${CONNECTD_EXTRA:-} "$@"
-	read_port_file "$pf" PARENT_PORT || fail "the parent did not start: $(cat "$PARENT_LOG")"
-}
-
 parent_lines() { grep -a '^connectd: ' "$PARENT_LOG" 2>/dev/null; }
 _parent_count_ge() { (($(parent_lines | wc -l) >= $1)); }
 
