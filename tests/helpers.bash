@@ -318,6 +318,20 @@ _clip() {
 	printf '%s' "$s"
 }
 
+# _client_said KEYS : the lines of the last client run that start with one
+# of KEYS (a|b|c), indented; when it printed none of them (it failed before
+# its first answer), its exit status and its last lines as they are
+_client_said() {
+	local said
+	said=$(grep -E "^($1)" <<<"$output" | sed 's/^/  /')
+	if [[ -n $said ]]; then
+		printf '%s\n' "$said"
+		return
+	fi
+	printf '  client exit %s, output:\n' "$status"
+	tail -n 5 <<<"$output" | sed 's/^/  | /'
+}
+
 # expect_error STATUS REASONS REQUEST [client.py options] : REQUEST (escaped,
 # {T} = target port) must get exactly one well-formed error response with
 # STATUS and body reason in REASONS (comma-separated alternatives where the
@@ -330,7 +344,7 @@ expect_error() {
 	client --request "$req" --check-error "$st" "$reasons" "$@"
 	if ((status != 0)) || ! has_line 'CHECK ok' 2>/dev/null; then
 		CASE_FAILS+=("$(printf '%s\n  want %s %s\n%s' "$(_clip "$req")" "$st" "$reasons" \
-			"$(grep -E '^(SENDERR|STATUS|BODY|EXTRA|END|CHECK)' <<<"$output" | sed 's/^/  /')")")
+			"$(_client_said 'SENDERR|STATUS|BODY|EXTRA|END|CHECK')")")
 	fi
 }
 
@@ -344,7 +358,7 @@ expect_tunnel() {
 	if ((status != 0)) || ! has_line 'CHECK ok' 2>/dev/null ||
 		! has_line 'RECV ping\n' 2>/dev/null || ! has_line 'END eof' 2>/dev/null; then
 		CASE_FAILS+=("$(printf '%s\n  want 200 and the echo\n%s' "$(_clip "$req")" \
-			"$(grep -E '^(SENDERR|HEAD|BODY|RECV|END|CHECK)' <<<"$output" | sed 's/^/  /')")")
+			"$(_client_said 'SENDERR|HEAD|BODY|RECV|END|CHECK')")")
 	fi
 }
 
