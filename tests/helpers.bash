@@ -318,6 +318,20 @@ _clip() {
 	printf '%s' "$s"
 }
 
+# _client_said KEYS : the lines of the last client run that start with one
+# of KEYS (a|b|c), indented; when it printed none of them (it failed before
+# its first answer), its exit status and its last lines as they are
+_client_said() {
+	local said
+	said=$(grep -E "^($1)" <<<"$output" | sed 's/^/  /')
+	if [[ -n $said ]]; then
+		printf '%s\n' "$said"
+		return
+	fi
+	printf '  client exit %s, output:\n' "$status"
+	tail -n 5 <<<"$output" | sed 's/^/  | /'
+}
+
 # expect_error STATUS REASONS REQUEST [client.py options] : REQUEST (escaped,
 # {T} = target port) must get exactly one well-formed error response with
 # STATUS and body reason in REASONS (comma-separated alternatives where the
@@ -330,7 +344,7 @@ expect_error() {
 	client --request "$req" --check-error "$st" "$reasons" "$@"
 	if ((status != 0)) || ! has_line 'CHECK ok' 2>/dev/null; then
 		CASE_FAILS+=("$(printf '%s\n  want %s %s\n%s' "$(_clip "$req")" "$st" "$reasons" \
-			"$(grep -E '^(SENDERR|STATUS|BODY|EXTRA|END|CHECK)' <<<"$output" | sed 's/^/  /')")")
+			"$(_client_said 'SENDERR|STATUS|BODY|EXTRA|END|CHECK')")")
 	fi
 }
 
@@ -344,7 +358,7 @@ expect_tunnel() {
 	if ((status != 0)) || ! has_line 'CHECK ok' 2>/dev/null ||
 		! has_line 'RECV ping\n' 2>/dev/null || ! has_line 'END eof' 2>/dev/null; then
 		CASE_FAILS+=("$(printf '%s\n  want 200 and the echo\n%s' "$(_clip "$req")" \
-			"$(grep -E '^(SENDERR|HEAD|BODY|RECV|END|CHECK)' <<<"$output" | sed 's/^/  /')")")
+			"$(_client_said 'SENDERR|HEAD|BODY|RECV|END|CHECK')")")
 	fi
 }
 
@@ -427,4 +441,59 @@ lowest_free_fd() {
 # is_asan_build : $CONNECTD is built with AddressSanitizer
 is_asan_build() {
 	[[ $CONNECTD == *build-asan* ]] || nm "$CONNECTD" 2>/dev/null | grep -q __asan_init
+}
+
+# --- parent proxies (--upstream) ---------------------------------------------
+
+# start_parent [connectd args...] : a second connectd as the parent, on
+# loopback, opted in to the lab's addresses; sets PARENT_PORT, PARENT_LOG
+start_parent() {
+	local pf=$BATS_TEST_TMPDIR/parent.port
+	PARENT_LOG=$BATS_TEST_TMPDIR/parent.err
+	rm -f "$pf"
+	# shellcheck disable=SC2086 # CONNECTD_EXTRA is a list of options
+	bg parent isolated "$PY" "$TOOLS/activate.py" --port-file "$pf" -- \
+		"$CONNECTD" "${LAB_RULES[@]}" ${CONNECTD_EXTRA:-} "$@"
+	read_port_file "$pf" PARENT_PORT || fail "the parent did not start: $(cat "$PARENT_LOG")"
+}
+
+# squid_config ADDR PORT : a configuration for Debian's squid as a parent,
+# in SQUID_DIR/squid.conf: listening on ADDR:PORT, basic auth with
+# basic_ncsa_auth for alice (password "s3cr3t pw"), CONNECT to ports 1024
+# and up only.  Its helper runs as squid's user, so its files live in a
+# directory of their own that user can read; squid_cleanup removes it.
+squid_config() {
+	SQUID_DIR=$(mktemp -d /tmp/connectd-squid.XXXXXX)
+	chmod 755 "$SQUID_DIR"
+	printf 'alice:%s\n' "$(openssl passwd -apr1 's3cr3t pw')" >"$SQUID_DIR/passwd"
+	touch "$SQUID_DIR/cache.log"
+	chmod 644 "$SQUID_DIR/passwd"
+	chmod 666 "$SQUID_DIR/cache.log"
+	cat >"$SQUID_DIR/squid.conf" <<-EOF
+		http_port $1:$2
+		pid_filename none
+		access_log none
+		cache_log $SQUID_DIR/cache.log
+		logfile_rotate 0
+		cache deny all
+		shutdown_lifetime 0 seconds
+		netdb_filename none
+		via off
+		forwarded_for delete
+		auth_param basic program /usr/lib/squid/basic_ncsa_auth $SQUID_DIR/passwd
+		auth_param basic realm squid-test
+		acl authed proxy_auth REQUIRED
+		acl lab_ports port 1024-65535
+		acl CONNECT method CONNECT
+		http_access deny !lab_ports
+		http_access allow CONNECT authed
+		http_access deny all
+	EOF
+}
+
+squid_cleanup() {
+	if [[ -n ${SQUID_DIR:-} && $SQUID_DIR == /tmp/connectd-squid.* ]]; then
+		rm -rf "$SQUID_DIR"
+	fi
+	SQUID_DIR=
 }

@@ -82,12 +82,39 @@ jfield() {
 	[[ $(jfield 1 CONNECTD_USER) == - ]]
 	[[ $(jfield 1 CONNECTD_END) == eof ]]
 	[[ $(jfield 1 CONNECTD_DURATION_MS) =~ ^[0-9]+$ ]]
+	# dialled directly: no parent's fields
+	[[ $(jfield 1 CONNECTD_VIA) == '<none>' ]]
+	[[ $(jfield 1 CONNECTD_VIA_STATUS) == '<none>' ]]
 	[[ $(jfield 1 PRIORITY) == 6 ]]
 	[[ $(jfield 1 SYSLOG_IDENTIFIER) == connectd ]]
 	local msg
 	msg=$(jfield 1 MESSAGE)
 	[[ $msg == "client=127.0.0.1:5555 "*" status=200 reason=ok "* ]] || fail "MESSAGE: $msg"
 	[[ ! -s ucspi.err ]] || fail "the line also went to stderr"
+}
+
+@test "--log journal through a parent: CONNECTD_VIA names it, CONNECTD_VIA_STATUS has its answer" {
+	start_target echo
+	# The parent, a second connectd on loopback, allows the echo's port only.
+	start_parent --allow-port "$TPORT"
+	local pport=$PARENT_PORT
+	ucspi_lab --send 'ping\n' --request 'CONNECT 127.0.0.1:{T} HTTP/1.1\r\nHost: h\r\n\r\n' -- \
+		"$CONNECTD" "${LAB_RULES[@]}" --allow-port "$TPORT,1" --log journal \
+		--upstream "http://127.0.0.1:$pport"
+	has_line 'RECV ping\n'
+	[[ $(jfield 1 CONNECTD_STATUS) == 200 ]] || fail "entry: $(cat "$JOUT")"
+	[[ $(jfield 1 CONNECTD_VIA) == "127.0.0.1:$pport" ]]
+	[[ $(jfield 1 CONNECTD_VIA_STATUS) == 200 ]]
+	[[ $(jfield 1 CONNECTD_ADDR) == - ]]
+	[[ $(jfield 1 MESSAGE) == *" via=127.0.0.1:$pport via_status=200 "* ]] || fail "$(jfield 1 MESSAGE)"
+	# The parent refuses port 1: its 403 is in the record.
+	ucspi_lab --request 'CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: h\r\n\r\n' -- \
+		"$CONNECTD" "${LAB_RULES[@]}" --allow-port "$TPORT,1" --log journal \
+		--upstream "http://127.0.0.1:$pport"
+	has_line 'STATUS 403'
+	[[ $(jfield 2 CONNECTD_REASON) == upstream_denied ]] || fail "entries: $(cat "$JOUT")"
+	[[ $(jfield 2 CONNECTD_VIA) == "127.0.0.1:$pport" ]]
+	[[ $(jfield 2 CONNECTD_VIA_STATUS) == 403 ]]
 }
 
 @test "--log journal: a refusal's record, with the status and reason to query" {

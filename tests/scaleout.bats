@@ -14,12 +14,10 @@
 # namespace (with its veths) and every process in them, pass or fail.
 # Names start with cdso<pid>- so that runs side by side do not meet.
 #
-# A parent proxy host (--upstream, issue 12 item 3) takes a few lines, in
-# so_build or in a test: "so_host parent $(so_addr parent)" and
-# "so_launch parent accept" make it (a connectd without PROXY options; squid
-# would be started with "bg squid ip netns exec $(so_ns parent) squid -N
-# -f CONF"), and the balancer's hosts get "--upstream
-# http://$(so_addr parent):$SO_PORT" as extra arguments of so_connectd.
+# The tests of --upstream (issue 12 item 3) add a parent host on the same
+# bridge, parent 10.89.2.30, running a connectd with --auth-file on port
+# 8080 or Debian's squid on port 3128 (so_parent, so_squid), and start the
+# balancer's hosts again with --upstream to it (so_restart_hosts).
 
 # SC2154: SO_PID_<role> is set by so_launch with printf -v; SC2016: the
 # conditions given to wait_until eval are expanded at each try, on purpose.
@@ -53,6 +51,7 @@ setup() {
 teardown() {
 	so_destroy "$SO_LIST"
 	common_teardown
+	squid_cleanup
 }
 
 # Whatever a test left behind that its teardown missed (an interrupted run).
@@ -234,13 +233,16 @@ so_kill_all() {
 
 SO_REQ="CONNECT $SO_TARGET:{T} HTTP/1.1\\r\\nHost: $SO_TARGET:{T}\\r\\n\\r\\n"
 
-# so_tunnel FILE : from the client host through the balancer, FILE both
-# ways through the echo target (sets status, output, lines)
-so_tunnel() {
+# so_client [client.py options] : tests/tools/client.py on the client host,
+# through the balancer (sets status, output, lines)
+so_client() {
 	run so_in client "$PY" "$TOOLS/client.py" --host "$SO_FRONT" \
-		--port "$SO_HPORT" --tport "$TPORT" --request "$SO_REQ" --check-ok \
-		--act "duplex:$1"
+		--port "$SO_HPORT" --tport "$TPORT" "$@"
 }
+
+# so_tunnel FILE : from the client host through the balancer, FILE both
+# ways through the echo target
+so_tunnel() { so_client --request "$SO_REQ" --check-ok --act "duplex:$1"; }
 
 # expect_echoed FILE : the tunnel gave FILE back, byte for byte
 expect_echoed() {
@@ -432,4 +434,173 @@ payload() {
 	wait_until 10 so_state_is c1 UP || fail "c1 not up again:" "$(so_stat)"
 	so_new_tunnels 2 data
 	wait_until 10 eval '(($(so_count c1) > before1))' || fail "c1 got no tunnel after ready"
+}
+
+# --- through a parent proxy (--upstream) -------------------------------------
+
+SO_PPORT=$SO_PORT    # the parent's connectd
+SO_SQUID_PORT=3128   # the parent's squid
+SO_CLOSED=9          # a port nothing listens on, on the target host
+SO_PW='open sesame'
+
+# so_parent : the parent host and a connectd on it that wants alice's
+# password (--auth-file), allowed to the target's port and SO_CLOSED
+so_parent() {
+	so_host parent "$(so_addr parent)" || fail "could not build the parent host"
+	printf 'alice:%s\n' "$("$PY" "$TOOLS/hashpw.py" sha512 "$SO_PW")" >users
+	chmod 600 users
+	so_launch parent accept --allow-port "$SO_CLOSED" --auth-file "$BATS_TEST_TMPDIR/users"
+}
+
+# so_squid : the parent host with Debian's squid on it (squid_config: alice,
+# "s3cr3t pw")
+so_squid() {
+	command -v squid >/dev/null || fail "squid is not installed (scripts/deps.sh check)"
+	so_host parent "$(so_addr parent)" || fail "could not build the parent host"
+	squid_config "$(so_addr parent)" "$SO_SQUID_PORT"
+	bg squid ip netns exec "$(so_ns parent)" squid -N -f "$SQUID_DIR/squid.conf"
+	wait_until 20 eval '[[ -n $(so_in parent ss -Hltn "sport = :$SO_SQUID_PORT") ]]' ||
+		fail "squid did not listen:" "$(cat squid.err "$SQUID_DIR/cache.log")"
+}
+
+# so_restart_hosts [connectd args...] : both hosts behind the balancer
+# stopped, and started again with these extra arguments once HAProxy has
+# seen them go (so that it sees them come back, not a blip)
+so_restart_hosts() {
+	kill "$SO_PID_c1" "$SO_PID_c2"
+	wait "$SO_PID_c1" "$SO_PID_c2" 2>/dev/null || true
+	wait_until 20 so_state_is c1 DOWN && wait_until 20 so_state_is c2 DOWN ||
+		fail "haproxy did not see the hosts stop:" "$(so_stat)"
+	so_connectd c1 accept --allow-port "$SO_CLOSED" "$@"
+	so_connectd c2 listen --allow-port "$SO_CLOSED" "$@"
+	wait_until 20 so_state_is c1 UP && wait_until 20 so_state_is c2 UP ||
+		fail "haproxy did not see the hosts back:" "$(so_stat)"
+}
+
+# so_refused PORT STATUS REASON : CONNECT to the target host's PORT through
+# the balancer got exactly that error, and no Proxy-Authenticate
+so_refused() {
+	so_client --request "CONNECT $SO_TARGET:$1 HTTP/1.1\\r\\nHost: $SO_TARGET:$1\\r\\n\\r\\n" \
+		--check-error "$2" "$3"
+	((status == 0)) || fail "the client saw something else:" "$output"
+	has_line 'CHECK ok'
+	[[ $output != *'HDR proxy-authenticate'* ]] || fail "a prompt reached the client" "$output"
+}
+
+# so_refusal_line : the log line of the host that served the client of the
+# last so_client (waits for it)
+so_refusal_line() {
+	local cport r
+	cport=$(value LOCAL)
+	r=$(so_served_by "$cport") || fail "no host logged $cport:" "$(so_lines c1)" "$(so_lines c2)"
+	so_line_for "$r" "$cport"
+}
+
+_so_count_ge() { (($(so_lines "$1" | wc -l) >= $2)); }
+
+@test "--upstream through a connectd parent: exact bytes; the parent logs the hosts, the hosts the client; its 502 and 407 mapped" {
+	payload 200000 data
+	local pa url n cport r l served=()
+	pa=$(so_addr parent)
+	url="http://alice:open%20sesame@$pa:$SO_PPORT"
+	so_parent
+	so_restart_hosts --upstream "$url"
+	for n in 1 2 3 4; do
+		so_tunnel data
+		expect_echoed data
+		cport=$(value LOCAL)
+		r=$(so_served_by "$cport") || fail "no host logged $cport:" "$(so_lines c1)" "$(so_lines c2)"
+		served+=("$r")
+		l=$(so_line_for "$r" "$cport")
+		[[ $cport == "$SO_CLIENT:"* ]] || fail "client not on its host: $cport"
+		expect_field status 200 "$l"
+		expect_field via "$pa:$SO_PPORT" "$l"
+		expect_field via_status 200 "$l"
+		expect_field target "$SO_TARGET:$TPORT" "$l"
+		expect_field addr - "$l"
+		expect_field up 200000 "$l"
+		expect_field down 200000 "$l"
+	done
+	[[ " ${served[*]} " == *" c1 "* && " ${served[*]} " == *" c2 "* ]] ||
+		fail "not both hosts served: ${served[*]}"
+	# The parent saw the hosts, never the client, and alice's password.
+	wait_until 10 _so_count_ge parent 4 || fail "the parent logged:" "$(so_lines parent)"
+	local seen=
+	while read -r l; do
+		expect_field status 200 "$l"
+		expect_field user alice "$l"
+		expect_field target "$SO_TARGET:$TPORT" "$l"
+		expect_field addr "$SO_TARGET:$TPORT" "$l"
+		expect_field up 200000 "$l"
+		r=$(field client "$l")
+		case ${r%:*} in
+		"$(so_addr c1)") seen+=" c1" ;;
+		"$(so_addr c2)") seen+=" c2" ;;
+		*) fail "the parent's client is not a host: $l" ;;
+		esac
+	done < <(so_lines parent)
+	[[ $seen == *c1* && $seen == *c2* ]] || fail "the parent did not see both hosts:$seen"
+	! grep -aF "$SO_CLIENT" parent.err || fail "the parent saw the client's address"
+	# (the launcher shows the command line; connectd's own lines never)
+	! { so_lines c1; so_lines c2; so_lines parent; } | grep -a sesame ||
+		fail "the password was logged"
+
+	# A target the parent cannot reach: its 502, with the status it sent.
+	so_refused "$SO_CLOSED" 502 upstream_bad_gateway
+	has_line 'HDR proxy-status: connectd; error=destination_unavailable; received-status=502; details="upstream_bad_gateway"'
+	l=$(so_refusal_line)
+	expect_field status 502 "$l"
+	expect_field via_status 502 "$l"
+	expect_field client "$(value LOCAL)" "$l"
+	wait_until 10 _so_count_ge parent 5 || fail "the parent logged:" "$(so_lines parent)"
+	expect_field reason connection_refused "$(so_lines parent | tail -n1)"
+
+	# The wrong password: the parent's 407 is 502 here, and no prompt.
+	so_restart_hosts --upstream "http://alice:wrong@$pa:$SO_PPORT"
+	so_refused "$TPORT" 502 upstream_auth_failed
+	has_line 'HDR proxy-status: connectd; error=proxy_configuration_error; received-status=407; details="upstream_auth_failed"'
+	l=$(so_refusal_line)
+	expect_field status 502 "$l"
+	expect_field via_status 407 "$l"
+	wait_until 10 _so_count_ge parent 6 || fail "the parent logged:" "$(so_lines parent)"
+	expect_field reason auth_required "$(so_lines parent | tail -n1)"
+}
+
+@test "--upstream through squid as the parent: exact bytes from both hosts; squid's 407 is 502 upstream_auth_failed" {
+	payload 50000 data
+	local pa n cport r l served=()
+	pa=$(so_addr parent)
+	so_squid
+	printf 'alice:s3cr3t pw\n' >upcred
+	chmod 600 upcred
+	so_restart_hosts --upstream "http://$pa:$SO_SQUID_PORT" \
+		--upstream-auth-file "$BATS_TEST_TMPDIR/upcred"
+	for n in 1 2 3 4; do
+		# squid ends both ways of a tunnel at the first FIN: the echo is
+		# read whole before ours.
+		so_client --request "$SO_REQ" --check-ok --act sendfile:data --act read:50000 \
+			--act shut --act readeof
+		((status == 0)) || fail "client failed" "$output"
+		has_line 'CHECK ok'
+		has_line 'RECV_LEN 50000'
+		has_line "RECV_SHA256 $(sha256sum <data | cut -d' ' -f1)"
+		cport=$(value LOCAL)
+		r=$(so_served_by "$cport") || fail "no host logged $cport:" "$(so_lines c1)" "$(so_lines c2)"
+		served+=("$r")
+		l=$(so_line_for "$r" "$cport")
+		expect_field status 200 "$l"
+		expect_field via "$pa:$SO_SQUID_PORT" "$l"
+		expect_field via_status 200 "$l"
+		expect_field up 50000 "$l"
+		expect_field down 50000 "$l"
+	done
+	[[ " ${served[*]} " == *" c1 "* && " ${served[*]} " == *" c2 "* ]] ||
+		fail "not both hosts served: ${served[*]}"
+	# A wrong password (the file is read per connection): squid's 407.
+	printf 'alice:wrong\n' >upcred
+	so_refused "$TPORT" 502 upstream_auth_failed
+	has_line 'HDR proxy-status: connectd; error=proxy_configuration_error; received-status=407; details="upstream_auth_failed"'
+	l=$(so_refusal_line)
+	expect_field status 502 "$l"
+	expect_field via_status 407 "$l"
 }

@@ -955,6 +955,53 @@ one_tunnel() {
 	(($(log_count ' status=200 ') == 3)) || fail "$(cat "$PROXY_LOG")"
 }
 
+@test "--reuse 3 with --upstream: one process takes three tunnels in turn through the parent, a refusal between, each right" {
+	start_target echo
+	# The parent, a second connectd on loopback, allows the echo's port only.
+	start_parent --allow-port "$TPORT"
+	local pport=$PARENT_PORT
+	start_listen 127.0.0.1 --spares 1 --max-children 1 --reuse 3 --allow-port "$TPORT,1" \
+		--upstream "http://127.0.0.1:$pport"
+	wait_spares 1
+	local first
+	first=$(server_spares)
+	one_tunnel "through the parent 1"
+	wait_until 10 _only_spare_is "$first" || fail "after tunnel 1: spares $(server_spares), not $first"
+	# The parent refuses port 1: nothing of that answer may stay for the next.
+	client --request 'CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: 127.0.0.1:1\r\n\r\n' \
+		--check-error 403 upstream_denied
+	has_line 'CHECK ok'
+	has_line 'HDR proxy-status: connectd; error=http_request_denied; received-status=403; details="upstream_denied"'
+	wait_until 10 _only_spare_is "$first" || fail "after the refusal: spares $(server_spares), not $first"
+	one_tunnel "through the parent 3"
+	wait_until 10 _exited "$first" || fail "the child $first outlived its --reuse count"
+	wait_log 3
+	local -a l
+	mapfile -t l < <(log_lines)
+	local i
+	for i in 0 1 2; do
+		expect_field via "127.0.0.1:$pport" "${l[i]}"
+		expect_field addr - "${l[i]}"
+	done
+	expect_field status 200 "${l[0]}"
+	expect_field via_status 200 "${l[0]}"
+	expect_field up 21 "${l[0]}"
+	expect_field down 21 "${l[0]}"
+	expect_field status 403 "${l[1]}"
+	expect_field via_status 403 "${l[1]}"
+	expect_field target 127.0.0.1:1 "${l[1]}"
+	expect_field status 200 "${l[2]}"
+	expect_field via_status 200 "${l[2]}"
+	expect_field reason ok "${l[2]}"
+	expect_field target "127.0.0.1:$TPORT" "${l[2]}"
+	expect_field up 21 "${l[2]}"
+	expect_field down 21 "${l[2]}"
+	# The parent had the three, in the same order.
+	local p
+	p=$(grep -a '^connectd: ' "$PARENT_LOG" | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^status=/) print $i }' | tr '\n' ' ')
+	[[ $p == 'status=200 status=403 status=200 ' ]] || fail "the parent logged: $(cat "$PARENT_LOG")"
+}
+
 @test "--reuse: a child is not reused after a connection that resolved a name, nor after its limits changed" {
 	start_target echo
 	start_listen 127.0.0.1 --spares 1 --max-children 1 --reuse 10 \

@@ -18,24 +18,10 @@ setup() {
 
 teardown() {
 	common_teardown
-	if [[ -n ${SQUID_DIR:-} && $SQUID_DIR == /tmp/connectd-squid.* ]]; then
-		rm -rf "$SQUID_DIR"
-	fi
+	squid_cleanup
 }
 
 REQ='CONNECT 127.0.0.1:{T} HTTP/1.1\r\nHost: 127.0.0.1:{T}\r\n\r\n'
-
-# start_parent [connectd args...] : a second connectd as the parent, on
-# loopback, opted in to the lab's addresses; sets PARENT_PORT, PARENT_LOG
-start_parent() {
-	local pf=$BATS_TEST_TMPDIR/parent.port
-	PARENT_LOG=$BATS_TEST_TMPDIR/parent.err
-	rm -f "$pf"
-	# shellcheck disable=SC2086 # CONNECTD_EXTRA is a list of options
-	bg parent isolated "$PY" "$TOOLS/activate.py" --port-file "$pf" -- \
-		"$CONNECTD" "${LAB_RULES[@]}" ${CONNECTD_EXTRA:-} "$@"
-	read_port_file "$pf" PARENT_PORT || fail "the parent did not start: $(cat "$PARENT_LOG")"
-}
 
 parent_lines() { grep -a '^connectd: ' "$PARENT_LOG" 2>/dev/null; }
 _parent_count_ge() { (($(parent_lines | wc -l) >= $1)); }
@@ -340,39 +326,12 @@ expect_refusal() {
 	[[ $output == *'bad.conf:1: upstream: a path, query or fragment'* ]]
 }
 
-# start_squid : Debian's squid on loopback as the parent, basic auth with
-# basic_ncsa_auth for alice, CONNECT to ports 1024 and up only; sets
-# SQUID_PORT.  Its helper runs as squid's user, so its files live in a
-# directory of their own that user can read.
+# start_squid : Debian's squid on loopback as the parent (squid_config);
+# sets SQUID_PORT
 start_squid() {
 	command -v squid >/dev/null || fail "squid is not installed (scripts/deps.sh check)"
-	SQUID_DIR=$(mktemp -d /tmp/connectd-squid.XXXXXX)
-	chmod 755 "$SQUID_DIR"
 	SQUID_PORT=$(free_port)
-	printf 'alice:%s\n' "$(openssl passwd -apr1 's3cr3t pw')" >"$SQUID_DIR/passwd"
-	touch "$SQUID_DIR/cache.log"
-	chmod 644 "$SQUID_DIR/passwd"
-	chmod 666 "$SQUID_DIR/cache.log"
-	cat >"$SQUID_DIR/squid.conf" <<-EOF
-		http_port 127.0.0.1:$SQUID_PORT
-		pid_filename none
-		access_log none
-		cache_log $SQUID_DIR/cache.log
-		logfile_rotate 0
-		cache deny all
-		shutdown_lifetime 0 seconds
-		netdb_filename none
-		via off
-		forwarded_for delete
-		auth_param basic program /usr/lib/squid/basic_ncsa_auth $SQUID_DIR/passwd
-		auth_param basic realm squid-test
-		acl authed proxy_auth REQUIRED
-		acl lab_ports port 1024-65535
-		acl CONNECT method CONNECT
-		http_access deny !lab_ports
-		http_access allow CONNECT authed
-		http_access deny all
-	EOF
+	squid_config 127.0.0.1 "$SQUID_PORT"
 	bg squid squid -N -f "$SQUID_DIR/squid.conf"
 	wait_until 20 _listening "$SQUID_PORT" ||
 		fail "squid did not listen:" "$(cat "$BATS_TEST_TMPDIR/squid.err" "$SQUID_DIR/cache.log")"
