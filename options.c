@@ -560,10 +560,6 @@ options_defaults(struct options *opt)
 	opt->proxy_protocol = 0;
 	opt->proxy_from.n = 0;
 	opt->send_proxy = 0;
-	opt->has_upstream = 0;
-	opt->upstream.cred_len = 0;
-	opt->upstream_auth_file = NULL;
-	policy_list_clear(&opt->upstream_except);
 	opt->listen = NULL;
 	opt->fork = 0;
 	opt->max_children = 1024;
@@ -572,6 +568,14 @@ options_defaults(struct options *opt)
 	opt->sandbox = SANDBOX_FULL;
 	opt->config = NULL;
 	opt->log_sink = LOG_SINK_AUTO;
+	/* Zero already unless set before: written only then (options.h). */
+	if (opt->has_upstream || opt->upstream_auth_file != NULL ||
+	    opt->upstream_except.n != 0) {
+		opt->has_upstream = 0;
+		opt->upstream.cred_len = 0;
+		opt->upstream_auth_file = NULL;
+		policy_list_clear(&opt->upstream_except);
+	}
 }
 
 /* The row a configuration key names, or OPT_COUNT for none. */

@@ -39,10 +39,6 @@ struct options {
 	int proxy_protocol; /* --proxy-protocol: a PROXY header is required */
 	struct policy_list proxy_from; /* --proxy-protocol-from: who sends it */
 	int send_proxy; /* --send-proxy: 1 or 2, 0 for none */
-	int has_upstream; /* --upstream was given */
-	struct upstream upstream; /* the parent, with any URL credentials */
-	const char *upstream_auth_file; /* --upstream-auth-file, or NULL */
-	struct policy_list upstream_except; /* dialled directly */
 	const char *listen; /* --listen ADDR:PORT, or NULL */
 	int fork; /* --fork: serve a listening socket handed over */
 	size_t max_children; /* live children in the high-rate mode */
@@ -51,6 +47,14 @@ struct options {
 	const char *config; /* --config FILE, or NULL */
 	enum log_sink log_sink; /* --log */
 	enum sandbox_mode sandbox; /* --sandbox */
+	/*
+	 * The parent, last: without --upstream its pages are never written,
+	 * so a process does not pay for them (see options_defaults()).
+	 */
+	int has_upstream; /* --upstream was given */
+	struct upstream upstream; /* the parent, with any URL credentials */
+	const char *upstream_auth_file; /* --upstream-auth-file, or NULL */
+	struct policy_list upstream_except; /* dialled directly */
 };
 
 enum options_status {

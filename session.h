@@ -33,9 +33,7 @@ struct session {
 	struct dial_result dial;
 	struct relay_result relay;
 	struct pp_header pp; /* with --proxy-protocol */
-	/* The PROXY header, the request head and early bytes. */
-	char head[PP_HEADER_MAX + REQ_HEAD_MAX];
-	size_t head_got;
+	size_t head_got; /* bytes in head[] */
 	size_t pp_len; /* bytes of the PROXY header at the start of head */
 	const struct sockaddr *client_addr; /* the client's, or NULL */
 	int64_t start_ms;
@@ -62,6 +60,12 @@ struct session {
 	size_t up_got; /* bytes of upstream_answer, the tunnel's after head */
 	uint64_t early_down; /* of them, sent on before the relay */
 	int64_t connect_deadline; /* for the parent: the dial and its answer */
+	/*
+	 * The PROXY header, the request head and early bytes.  Last, so the
+	 * fields above share pages: only the first page of it is touched by
+	 * most requests.
+	 */
+	char head[PP_HEADER_MAX + REQ_HEAD_MAX];
 };
 
 /*
