@@ -177,6 +177,8 @@ serve_listener(struct session *s, int lfd, const char *err)
 		log_warnx("%s", err);
 		return EXIT_USAGE;
 	}
+	/* Before the sandbox, which allows no new socket pair. */
+	(void)log_relay_open();
 	if (confine_as(s, SANDBOX_LISTENER) != OUT_OK)
 		return EXIT_FAILURE;
 	if ((rc = exit_status(server_run(lfd, &lim, &conn))) != -1)

@@ -8,15 +8,19 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <linux/sockios.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -64,10 +68,32 @@ struct log_line {
  */
 #define LOG_JOURNAL_SOCKET "/run/systemd/journal/socket"
 #define LOG_JOURNAL_MAX (2 * LOG_RECORD_MAX + LOG_FIELDS * 24 + 128)
+/*
+ * At exit, how long a process waits for the journal to take what it sent:
+ * checks a millisecond apart, at most this many.  See log_flush().
+ */
+#define LOG_FLUSH_CHECKS 500
+#define LOG_RELAY_QUEUE (1 << 20) /* bytes children may queue for the parent */
+#define LOG_RELAY_BURST 64 /* entries the parent sends on per poll(2) */
 
 static enum log_sink log_sink = LOG_SINK_STDERR; /* as settled */
 static int log_stderr_unsafe; /* fd 2 could reach the client */
 static int log_journal_fd = -1;
+static pid_t log_journal_pid; /* whose it is: a forked child opens its own */
+
+/*
+ * The high-rate mode's relay: a datagram socket pair over which its
+ * children hand their journal entries to the parent ([1] theirs, [0] the
+ * parent's), and the parent's socket connected to the journal.  See
+ * log_relay_open().
+ */
+static int log_relay[2] = { -1, -1 };
+static int log_relay_journal = -1;
+static char log_relay_held[LOG_JOURNAL_MAX]; /* an entry the journal left */
+static size_t log_relay_held_len;
+
+static int log_relay_send(const char *msg, size_t n);
+static void log_emit_plain(int priority, const char *line);
 
 /* Whether fd 2 is the journal's stream, as $JOURNAL_STREAM says. */
 static int
@@ -104,15 +130,46 @@ log_settle(enum log_sink wanted, int stderr_unsafe)
 	return LOG_SINK_SYSLOG;
 }
 
+/*
+ * Runs at exit: returns once the journal has read every entry this process
+ * sent, checking a millisecond apart from a millisecond on, or after
+ * LOG_FLUSH_CHECKS checks.  journald
+ * names an entry's unit (_SYSTEMD_UNIT, what journalctl -u matches) from
+ * the sender's /proc/PID/cgroup when it reads the datagram; an entry still
+ * queued when the process has exited and been reaped is stored without
+ * it.  Under a booted systemd at 1,000 tunnels a second, 2% of records
+ * were, whether the unit was Accept=yes or the high-rate mode's.
+ */
+static void
+log_flush(void)
+{
+	const struct timespec step = { 0, 1000000 };
+	int fd[2] = { log_journal_fd, log_relay_journal }, queued, i, n;
+
+	if (log_journal_pid != getpid())
+		fd[0] = -1; /* the parent's, not ours */
+	for (i = 0; i < 2; i++)
+		for (n = 0; fd[i] != -1 && n < LOG_FLUSH_CHECKS; n++) {
+			/* The first sleep also covers a read just before. */
+			(void)nanosleep(&step, NULL);
+			if (ioctl(fd[i], SIOCOUTQ, &queued) == -1 ||
+			    queued == 0)
+				break;
+		}
+}
+
 void
 log_init(enum log_sink wanted, int stderr_unsafe)
 {
+	static int flush_at_exit;
 	enum log_sink sink = log_settle(wanted, stderr_unsafe);
 
 	if (log_sink == LOG_SINK_SYSLOG && sink != LOG_SINK_SYSLOG)
 		closelog();
 	if (sink == LOG_SINK_SYSLOG && log_sink != LOG_SINK_SYSLOG)
 		openlog("connectd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	if (sink == LOG_SINK_JOURNAL && !flush_at_exit)
+		flush_at_exit = atexit(log_flush) == 0;
 	log_sink = sink;
 	log_stderr_unsafe = stderr_unsafe;
 }
@@ -157,14 +214,26 @@ log_send_journal(int priority, const char *line, const struct log_line *rec)
 
 	n = (size_t)snprintf(msg, sizeof(msg),
 	    "MESSAGE=%s\nPRIORITY=%d\nSYSLOG_IDENTIFIER=connectd\n"
-	    "SYSLOG_FACILITY=%d\n",
-	    line, priority, LOG_DAEMON >> 3);
+	    "SYSLOG_FACILITY=%d\nSYSLOG_PID=%ld\n",
+	    line, priority, LOG_DAEMON >> 3, (long)getpid());
 	for (i = 0; rec != NULL && i < rec->nfields && n < sizeof(msg); i++)
 		n += log_journal_field(msg + n, sizeof(msg) - n, rec, i);
 	if (n >= sizeof(msg))
 		return -1;
-	if (log_journal_fd == -1)
+	if (log_relay_send(msg, n) == 0)
+		return 0;
+	/*
+	 * A socket of its own, not the parent's: log_flush() waits for what
+	 * the socket holds, and a shared one holds every process's entries.
+	 */
+	if (log_journal_fd != -1 && log_journal_pid != getpid()) {
+		close(log_journal_fd);
+		log_journal_fd = -1;
+	}
+	if (log_journal_fd == -1) {
 		log_journal_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		log_journal_pid = getpid();
+	}
 	if (log_journal_fd == -1)
 		return -1;
 	return sendto(log_journal_fd, msg, n, MSG_NOSIGNAL,
@@ -182,15 +251,22 @@ log_send_journal(int priority, const char *line, const struct log_line *rec)
 static void
 log_emit(int priority, const char *line, const struct log_line *rec)
 {
+	if (log_sink == LOG_SINK_JOURNAL &&
+	    log_send_journal(priority, line, rec) == 0)
+		return;
+	log_emit_plain(priority, line);
+}
+
+/* Writes line to stderr, or to syslog where stderr could reach the client. */
+static void
+log_emit_plain(int priority, const char *line)
+{
 	struct iovec iov[3] = {
 		{ (void *)(uintptr_t) "connectd: ", 10 },
 		{ (void *)(uintptr_t)line, strlen(line) },
 		{ (void *)(uintptr_t) "\n", 1 },
 	};
 
-	if (log_sink == LOG_SINK_JOURNAL &&
-	    log_send_journal(priority, line, rec) == 0)
-		return;
 	if (log_sink == LOG_SINK_SYSLOG || log_stderr_unsafe) {
 		syslog(priority, "%s", line);
 		return;
@@ -388,4 +464,163 @@ int
 log_fd(void)
 {
 	return log_journal_fd;
+}
+
+/*
+ * In a child of the high-rate mode: hands the entry msg[0..n) to the
+ * parent.  Returns 0, or -1 when it must go straight to the journal (not
+ * a child, the parent gone, or its queue full).
+ */
+static int
+log_relay_send(const char *msg, size_t n)
+{
+	/* [0] closed and [1] open: a child (log_relay_child()). */
+	if (log_relay[0] != -1 || log_relay[1] == -1)
+		return -1;
+	return send(log_relay[1], msg, n, MSG_DONTWAIT | MSG_NOSIGNAL) ==
+		(ssize_t)n
+	    ? 0
+	    : -1;
+}
+
+/*
+ * (Re)connects the parent's socket to the journal: connected, poll(2) can
+ * wait for room in the journal's queue.  Leaves it -1 when there is none.
+ */
+static void
+log_relay_connect(void)
+{
+	static const struct sockaddr_un addr = { .sun_family = AF_UNIX,
+		.sun_path = LOG_JOURNAL_SOCKET };
+
+	if (log_relay_journal != -1)
+		close(log_relay_journal);
+	log_relay_journal = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (log_relay_journal != -1 &&
+	    connect(log_relay_journal, (const struct sockaddr *)&addr,
+		sizeof(addr)) == -1) {
+		close(log_relay_journal);
+		log_relay_journal = -1;
+	}
+}
+
+int
+log_relay_open(void)
+{
+	int size = LOG_RELAY_QUEUE;
+
+	if (log_sink != LOG_SINK_JOURNAL ||
+	    socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
+		log_relay) == -1)
+		return -1;
+	/* The queue is the sender's buffer: room for a burst's records. */
+	(void)setsockopt(
+	    log_relay[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	log_relay_connect();
+	return 0;
+}
+
+void
+log_relay_child(void)
+{
+	if (log_relay[0] == -1)
+		return;
+	/* So that a parent that is gone refuses, rather than queues. */
+	close(log_relay[0]);
+	log_relay[0] = -1;
+	if (log_relay_journal != -1)
+		close(log_relay_journal);
+	log_relay_journal = -1;
+}
+
+void
+log_relay_poll(struct pollfd *p)
+{
+	p->fd = -1;
+	p->events = 0;
+	p->revents = 0;
+	if (log_relay[0] == -1)
+		return;
+	/* A held entry waits for room in the journal's queue. */
+	p->fd = log_relay_held_len > 0 ? log_relay_journal : log_relay[0];
+	p->events = log_relay_held_len > 0 ? POLLOUT : POLLIN;
+}
+
+/*
+ * The held entry as a plain line, where the journal cannot take it: its
+ * first field is MESSAGE, its second PRIORITY (log_send_journal()).
+ */
+static void
+log_relay_plain(void)
+{
+	char *line = log_relay_held + strlen("MESSAGE="), *end;
+	int priority = LOG_INFO;
+
+	log_relay_held[log_relay_held_len] = '\0';
+	if (strncmp(log_relay_held, "MESSAGE=", strlen("MESSAGE=")) != 0 ||
+	    (end = strchr(line, '\n')) == NULL)
+		return;
+	*end = '\0';
+	(void)sscanf(end + 1, "PRIORITY=%d", &priority);
+	log_emit_plain(priority, line);
+}
+
+/*
+ * Sends the held entry to the journal; flags MSG_DONTWAIT or 0.  Returns 0
+ * when it is dealt with, -1 when the journal's queue is full.
+ */
+static int
+log_relay_deliver(int flags)
+{
+	ssize_t n = -1;
+	int tries;
+
+	/* A second try on a new socket, for a journald that restarted. */
+	for (tries = 0; tries < 2 && n == -1; tries++) {
+		if (tries > 0 || log_relay_journal == -1)
+			log_relay_connect();
+		if (log_relay_journal == -1)
+			break;
+		n = send(log_relay_journal, log_relay_held, log_relay_held_len,
+		    flags | MSG_NOSIGNAL);
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return -1;
+	}
+	if (n != (ssize_t)log_relay_held_len)
+		log_relay_plain();
+	log_relay_held_len = 0;
+	return 0;
+}
+
+void
+log_relay_forward(int wait)
+{
+	ssize_t n;
+	long i;
+
+	for (i = 0; wait || i < LOG_RELAY_BURST; i++) {
+		if (log_relay_held_len == 0) {
+			/* One byte spare, for log_relay_plain()'s NUL. */
+			n = recv(log_relay[0], log_relay_held,
+			    sizeof(log_relay_held) - 1, MSG_DONTWAIT);
+			if (n <= 0)
+				return;
+			log_relay_held_len = (size_t)n;
+		}
+		if (log_relay_deliver(wait ? 0 : MSG_DONTWAIT) == -1)
+			return;
+	}
+}
+
+void
+log_relay_close(void)
+{
+	if (log_relay[0] == -1)
+		return;
+	/* Children that log from now on send to the journal themselves. */
+	(void)shutdown(log_relay[0], SHUT_RD);
+	log_relay_forward(1);
+	close(log_relay[0]);
+	close(log_relay[1]);
+	log_relay[0] = log_relay[1] = -1;
 }

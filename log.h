@@ -63,6 +63,26 @@ void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_record(const struct log_record *r);
 
 /*
+ * The high-rate mode's log relay.  journald names an entry's unit
+ * (_SYSTEMD_UNIT, what journalctl -u matches) from the sender's
+ * /proc/PID/cgroup when it reads the entry; a child that has exited and
+ * been reaped by then leaves its entry without one.  So the children hand
+ * their journal entries to the parent, which outlives them and sends them
+ * on.  log_relay_open(), in the parent before its sandbox: returns 0, or -1
+ * when the log does not go to the journal or there is no socket pair.
+ */
+struct pollfd;
+int log_relay_open(void);
+/* In a child after fork(2): sends its entries through the parent. */
+void log_relay_child(void);
+/* What the parent's poll(2) waits for next; fd -1 when nothing. */
+void log_relay_poll(struct pollfd *p);
+/* When that came: sends entries on, waiting for the journal if wait. */
+void log_relay_forward(int wait);
+/* At the parent's end: sends on what is left and closes the relay. */
+void log_relay_close(void);
+
+/*
  * The journal socket the log keeps open once it has sent a record, or -1:
  * a descriptor of the log's own, not one a connection left behind.
  */

@@ -16,6 +16,7 @@
 #include <linux/landlock.h>
 #include <linux/netlink.h>
 #include <linux/seccomp.h>
+#include <linux/sockios.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -175,6 +176,10 @@ sandbox_allow_file(struct sandbox *sb, const char *path)
 #define SB_ARG_IN2(nr, i, a, b)                                                \
 	SB_JEQ((nr), 0, 5), SB_LD(SB_ARG(i)), SB_JEQ((a), 2, 0),               \
 	    SB_JEQ((b), 1, 0), SB_TRAP, SB_ALLOWED
+/* nr is allowed when argument i is one of a to c. */
+#define SB_ARG_IN3(nr, i, a, b, c)                                             \
+	SB_JEQ((nr), 0, 6), SB_LD(SB_ARG(i)), SB_JEQ((a), 3, 0),               \
+	    SB_JEQ((b), 2, 0), SB_JEQ((c), 1, 0), SB_TRAP, SB_ALLOWED
 /* nr is allowed when argument i is one of a to f. */
 #define SB_ARG_IN6(nr, i, a, b, c, d, e, f)                                    \
 	SB_JEQ((nr), 0, 9), SB_LD(SB_ARG(i)), SB_JEQ((a), 6, 0),               \
@@ -270,7 +275,7 @@ sandbox_allow_file(struct sandbox *sb, const char *path)
 	    SB_SOCKET,                                                         \
 	    SB_ARG_IN6(__NR_fcntl, 1, F_GETFD, F_SETFD, F_GETFL, F_SETFL,      \
 		F_SETPIPE_SZ, F_GETPIPE_SZ),                                   \
-	    SB_ARG_IN2(__NR_ioctl, 1, FIONREAD, SIOCATMARK),                   \
+	    SB_ARG_IN3(__NR_ioctl, 1, FIONREAD, SIOCATMARK, SIOCOUTQ),         \
 	    SB_JEQ(__NR_mmap, 0, 6), SB_LD(SB_ARG(2)),                         \
 	    SB_JSET(PROT_EXEC, 0, 3), SB_LD(SB_ARG(3)),                        \
 	    SB_JSET(MAP_ANONYMOUS, 0, 1), SB_TRAP, SB_ALLOWED,                 \

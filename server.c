@@ -239,6 +239,8 @@ server_reap(struct server *sv)
 			log_warnx("child %ld exited %d", (long)pid,
 			    WEXITSTATUS(status));
 	}
+	if (pid == -1 && errno == ECHILD)
+		sv->children = 0; /* whatever was counted */
 }
 
 /*
@@ -437,6 +439,7 @@ server_child_close(struct server *sv)
 	server_close_fd(&sv->spare);
 	server_close_fd(&sv->taken[0]);
 	server_close_fd(&sv->stop[1]);
+	log_relay_child();
 	sigprocmask(SIG_SETMASK, &sv->oldmask, NULL);
 }
 
@@ -696,16 +699,19 @@ server_round(struct server *sv, int *conn)
 {
 	int64_t now = util_now_ms();
 	int paused = sv->pause_ms > 0 && now < sv->resume_ms;
-	struct pollfd pfd[3] = { { sv->sigfd, POLLIN, 0 },
+	struct pollfd pfd[4] = { { sv->sigfd, POLLIN, 0 },
 		{ sv->taken[0], POLLIN, 0 }, { -1, POLLIN, 0 } };
 
 	if (server_refill(sv, conn))
 		return 1;
 	server_show(sv, "");
 	pfd[2].fd = paused || sv->idle > 0 ? -1 : sv->lfd;
-	if (poll(pfd, 3, util_poll_timeout(server_wake(sv, paused))) == -1 &&
+	log_relay_poll(&pfd[3]);
+	if (poll(pfd, 4, util_poll_timeout(server_wake(sv, paused))) == -1 &&
 	    errno != EINTR)
 		return -1;
+	if (pfd[3].revents)
+		log_relay_forward(0);
 	/* Before reaping: a spare that served and exited is not a failure. */
 	if (pfd[1].revents)
 		server_taken(sv);
@@ -756,10 +762,21 @@ server_stop(struct server *sv)
 	server_close_fd(&sv->stop[1]);
 	sv->idle = 0;
 	server_show(sv, "stopping, ");
-	while (sv->children > 0 && waitpid(-1, NULL, 0) > 0) {
-		sv->children--;
-		server_show(sv, "stopping, ");
+	/* The children's records still come through here until the last. */
+	for (server_reap(sv); sv->children > 0; server_reap(sv)) {
+		struct pollfd pfd[2] = { { sv->sigfd, POLLIN, 0 } };
+
+		log_relay_poll(&pfd[1]);
+		if (poll(pfd, 2, -1) == -1 && errno != EINTR)
+			break;
+		if (pfd[1].revents)
+			log_relay_forward(0);
+		if (pfd[0].revents) {
+			server_signals(sv);
+			server_show(sv, "stopping, ");
+		}
 	}
+	log_relay_close();
 }
 
 enum server_status

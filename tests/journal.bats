@@ -127,6 +127,56 @@ jfield() {
 	[[ $(jfield 1 CONNECTD_TARGET) == 127.0.0.1:1 ]]
 }
 
+# listen_lab PORT CONNECTD-ARGS... : in the lab, connectd --listen on
+# 127.0.0.1:PORT with --log journal; one tunnel to the echo target and one
+# refused request, then SIGTERM once both records are in; the listener's
+# pid in listener.pid
+listen_lab() {
+	# shellcheck disable=SC2016
+	in_lab bash -c '
+		py=$1 tools=$2 jout=$3 port=$4 tport=$5
+		shift 5
+		"$@" --listen "127.0.0.1:$port" --log journal 2>listener.err &
+		pid=$!
+		echo "$pid" >listener.pid
+		for _ in $(seq 100); do
+			[ -n "$(ss -Hltn "sport = :$port")" ] && break
+			sleep 0.05
+		done
+		"$py" "$tools/client.py" --port "$port" --tport "$tport" \
+			--request "CONNECT 127.0.0.1:{T} HTTP/1.1\r\nHost: h\r\n\r\n" \
+			--act "send:ping\n" --act shut --act readeof
+		"$py" "$tools/client.py" --port "$port" --request "CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: h\r\n\r\n"
+		for _ in $(seq 100); do
+			[ "$(grep -c CONNECTD_STATUS "$jout")" -ge 2 ] && break
+			sleep 0.05
+		done
+		kill -TERM "$pid"
+		wait "$pid"' bash "$PY" "$TOOLS" "$JOUT" "$@"
+}
+
+@test "--log journal, high-rate mode: records reach the journal from the parent, SYSLOG_PID the child's" {
+	start_target echo
+	local port
+	port=$(free_port)
+	run listen_lab "$port" "$TPORT" "$CONNECTD" "${LAB_RULES[@]}" --allow-port "$TPORT"
+	echo "$output"
+	local pid
+	pid=$(cat listener.pid)
+	[[ $(grep -c CONNECTD_STATUS "$JOUT") == 2 ]] || fail "entries: $(cat "$JOUT")"
+	# journald names the unit from the sender's pid when it reads an
+	# entry: the parent, alive, not a child that may be gone by then
+	local n
+	for n in 1 2; do
+		[[ $(jfield $n _PID) == "$pid" ]] || fail "entry $n sent by $(jfield $n _PID), not the listener $pid"
+		[[ $(jfield $n SYSLOG_PID) =~ ^[0-9]+$ && $(jfield $n SYSLOG_PID) != "$pid" ]] ||
+			fail "entry $n: SYSLOG_PID $(jfield $n SYSLOG_PID), the listener is $pid"
+	done
+	[[ $(jfield 1 CONNECTD_STATUS) == 200 && $(jfield 1 CONNECTD_BYTES_UP) == 5 ]] || fail "$(sed -n 1p "$JOUT")"
+	[[ $(jfield 2 CONNECTD_STATUS) == 403 ]] || fail "$(sed -n 2p "$JOUT")"
+	[[ ! -s listener.err ]] || fail "stderr: $(cat listener.err)"
+}
+
 @test "auto: the journal when fd 2 is the stream JOURNAL_STREAM names, stderr otherwise" {
 	start_target echo
 	: >ucspi.err

@@ -322,6 +322,25 @@ for ROUND in $(seq 1 "$ROUNDS"); do
 done
 systemctl stop connectd-fast.socket connectd-fast.service
 ok "rates: every rate measured" sh -c "[ \$(awk 'NF == 4' /results/rates | wc -l) -eq $((3 * ROUNDS)) ]"
+
+# relayed_records : of the records connectd-fast's parent sent on for its
+# children (SYSLOG_PID, the child, is not _PID), how many name no unit; at
+# least 1,000 after the rate rounds, and none without a unit
+relayed_records() {
+	journalctl --no-pager -o json SYSLOG_IDENTIFIER=connectd | python3 -c '
+import json, sys
+relayed = lost = 0
+for line in sys.stdin:
+    e = json.loads(line)
+    if "CONNECTD_STATUS" not in e or e.get("SYSLOG_PID", e["_PID"]) == e["_PID"]:
+        continue
+    relayed += 1
+    if e.get("_SYSTEMD_UNIT") != "connectd-fast.service":
+        lost += 1
+print(relayed, "records relayed,", lost, "without _SYSTEMD_UNIT=connectd-fast.service")
+sys.exit(relayed < 1000 or lost > 0)'
+}
+ok "connectd-fast.service: every record of the rate rounds in journalctl -u" relayed_records
 [ -x /check/sweep.sh ] && . /check/sweep.sh
 ok "end: no failed units" no_failed_units
 

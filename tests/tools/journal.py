@@ -8,7 +8,8 @@ as one JSON object per line (field name to value), as the journal's
 native protocol carries them: KEY=value lines, or KEY, a newline, a
 little-endian 64-bit length and the value for binary values; with FILE
 /dev/null it only takes them, as journald's cheapest reader would (make
-bench).  Runs until killed.
+bench).  Like journald, it asks the kernel who sent each entry
+(SO_PASSCRED) and adds the sender's pid as _PID.  Runs until killed.
 """
 import argparse
 import json
@@ -44,15 +45,21 @@ def main():
     except FileNotFoundError:
         pass
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
     s.bind(a.socket)
     os.chmod(a.socket, 0o666)
     discard = a.out == os.devnull  # make bench: take entries, keep none
+    ucred = struct.calcsize('iII')
     while True:
-        data = s.recv(1 << 20)
+        data, anc, _, _ = s.recvmsg(1 << 20, socket.CMSG_SPACE(ucred))
         if discard:
             continue
+        fields = parse(data)
+        for level, kind, cred in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                fields['_PID'] = str(struct.unpack('iII', cred[:ucred])[0])
         with open(a.out, 'a') as f:
-            f.write(json.dumps(parse(data)) + '\n')
+            f.write(json.dumps(fields) + '\n')
 
 
 if __name__ == '__main__':
