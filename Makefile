@@ -48,8 +48,10 @@ HDRS = $(wildcard *.h)
 TEST_BINS = tests/unit/request_test tests/unit/policy_test \
 	tests/unit/outcome_test tests/unit/auth_test tests/unit/peer_test \
 	tests/unit/proxyproto_test tests/unit/upstream_test \
+	tests/unit/sandbox_test tests/unit/sandbox_test_asan \
 	tests/tools/peer_check \
-	tests/tools/sandbox_check tests/tools/nofeature fuzz/replay_request \
+	tests/tools/sandbox_check tests/tools/nofeature tests/tools/violate.so \
+	fuzz/replay_request \
 	fuzz/replay_auth fuzz/replay_config fuzz/replay_conffile \
 	fuzz/replay_proxyproto fuzz/replay_upstream
 FUZZ_TARGETS = request auth config conffile proxyproto upstream
@@ -135,8 +137,21 @@ tests/unit/upstream_test: tests/unit/upstream_test.c upstream.o request.o \
 	outcome.o util.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
+# sandbox.c's filters, included whole, and again as the ASan build's.
+tests/unit/sandbox_test: tests/unit/sandbox_test.c sandbox.c sandbox.h util.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ tests/unit/sandbox_test.c util.o
+
+tests/unit/sandbox_test_asan: tests/unit/sandbox_test.c sandbox.c sandbox.h \
+	util.o
+	$(CC) $(CFLAGS) -D__SANITIZE_ADDRESS__=1 $(LDFLAGS) -o $@ \
+		tests/unit/sandbox_test.c util.o
+
 tests/tools/sandbox_check: tests/tools/sandbox_check.c sandbox.o util.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+# Loaded with LD_PRELOAD: a shared object, not a program.
+tests/tools/violate.so: tests/tools/violate.c
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $^ -ldl
 
 tests/tools/nofeature: tests/tools/nofeature.c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^

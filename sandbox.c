@@ -100,6 +100,11 @@ static const char *const sandbox_lib_dirs[] = {
 /* What the SIGSYS handler needs: set before the filter, read in it. */
 static int sandbox_log_fd = -1;
 static int sandbox_armed; /* the handler is installed (a child inherits it) */
+/*
+ * The listener's filter is installed: fork(2) copies this flag as the
+ * kernel copies the filter, so a child knows what it already runs under.
+ */
+static int sandbox_under_listener;
 
 int
 sandbox_parse_mode(const char *text, enum sandbox_mode *mode)
@@ -354,6 +359,49 @@ static const struct sock_filter sandbox_listener_prog[] = {
 	SB_ALLOW(__NR_landlock_restrict_self),
 	SB_TRAP,
 };
+
+/* A call the filter refuses, whatever its arguments. */
+#define SB_DENY(nr) SB_JEQ((nr), 0, 1), SB_TRAP
+
+/*
+ * In the AddressSanitizer build both roles allow wait4, every prctl and
+ * every clone without namespace flags (SB_SANITIZER_CALLS), so a child
+ * need not refuse them; elsewhere a connection has no wait4 and no prctl,
+ * and clones only threads.
+ */
+#if SANDBOX_SANITIZER
+#define SB_CHILD_ONLY_THREADS
+#else
+#define SB_CHILD_ONLY_THREADS                                                  \
+	SB_DENY(__NR_wait4), SB_DENY(__NR_prctl),                              \
+	    SB_ARG_MASKED(                                                     \
+		__NR_clone, 0, CLONE_THREAD | SB_NS_FLAGS, CLONE_THREAD),
+#endif
+
+/*
+ * A child of the high-rate mode, which runs under the listener's filter
+ * inherited across fork(2): seccomp runs every filter of a process and the
+ * strictest answer wins, so this one refuses only what the listener allows
+ * and a connection does not, and allows the rest.  Both together allow
+ * exactly what sandbox_connection_prog does: the listener differs from it
+ * in signals to any process, in the epoll set-up, wait4, prctl and clone
+ * of a parent, and in the calls that confine a child; the blocks both
+ * share answer the same in both, and the listener refuses all the rest.
+ * The kernel compiles a dozen blocks for each child, not the whole list.
+ */
+static const struct sock_filter sandbox_child_prog[] = {
+	SB_HEAD,
+	SB_SELF_SIGNALS,
+	SB_CHILD_ONLY_THREADS SB_DENY(__NR_epoll_create1),
+	SB_DENY(__NR_epoll_ctl),
+	SB_DENY(__NR_seccomp),
+	SB_DENY(__NR_landlock_create_ruleset),
+	SB_DENY(__NR_landlock_add_rule),
+	SB_DENY(__NR_landlock_restrict_self),
+	SB_ALLOWED,
+};
+_Static_assert(NELEM(sandbox_child_prog) <= NELEM(sandbox_connection_prog),
+    "sandbox_seccomp() copies either into one buffer");
 #endif /* SANDBOX_ARCH */
 
 /* Appends the decimal digits of v to p; async-signal-safe. */
@@ -675,33 +723,72 @@ sandbox_arm(int log_fd)
 	return 0;
 }
 
+#ifdef SANDBOX_ARCH
+/*
+ * The program for role: a connection's whole list, or under the listener's
+ * filter only the short one that takes a connection the rest of the way.
+ */
+static void
+sandbox_prog_for(
+    enum sandbox_role role, const struct sock_filter **prog, size_t *len)
+{
+	if (role == SANDBOX_LISTENER) {
+		*prog = sandbox_listener_prog;
+		*len = NELEM(sandbox_listener_prog);
+	} else if (sandbox_under_listener) {
+		*prog = sandbox_child_prog;
+		*len = NELEM(sandbox_child_prog);
+	} else {
+		*prog = sandbox_connection_prog;
+		*len = NELEM(sandbox_connection_prog);
+	}
+}
+
+/*
+ * Copies the program into buf (of NELEM(sandbox_connection_prog), the
+ * longest with a pid) with this process's pid in SB_SELF_SIGNALS.
+ * Returns 0, or -1 with errno EINVAL when the pid slot is not there.
+ */
+static int
+sandbox_with_pid(
+    struct sock_filter *buf, const struct sock_filter *prog, size_t len)
+{
+	memcpy(buf, prog, len * sizeof(*prog));
+	/* A wrong SANDBOX_PID_AT would leave the signals open: check. */
+	if (len <= SANDBOX_PID_AT ||
+	    buf[SANDBOX_PID_AT].code != (BPF_JMP | BPF_JEQ | BPF_K) ||
+	    buf[SANDBOX_PID_AT].k != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	buf[SANDBOX_PID_AT].k = (uint32_t)getpid();
+	return 0;
+}
+#endif
+
 /* Installs the role's filter; -1 with a message. */
 static int
 sandbox_seccomp(enum sandbox_role role, char *err, size_t errsize)
 {
 #ifdef SANDBOX_ARCH
-	struct sock_filter conn[NELEM(sandbox_connection_prog)];
+	struct sock_filter buf[NELEM(sandbox_connection_prog)];
+	const struct sock_filter *filter;
 	struct sock_fprog prog;
+	size_t len;
 
+	sandbox_prog_for(role, &filter, &len);
+	prog.len = (unsigned short)len;
+	prog.filter = (struct sock_filter *)(uintptr_t)filter;
 	if (role == SANDBOX_CONNECTION) {
-		memcpy(conn, sandbox_connection_prog, sizeof(conn));
-		/* A wrong SANDBOX_PID_AT would leave the signals open: check. */
-		if (conn[SANDBOX_PID_AT].code != (BPF_JMP | BPF_JEQ | BPF_K) ||
-		    conn[SANDBOX_PID_AT].k != 0) {
-			errno = EINVAL;
+		if (sandbox_with_pid(buf, filter, len) == -1)
 			return sandbox_fail(err, errsize, "seccomp: pid slot");
-		}
-		conn[SANDBOX_PID_AT].k = (uint32_t)getpid();
-		prog.filter = conn;
-		prog.len = NELEM(conn);
-	} else {
-		prog.filter =
-		    (struct sock_filter *)(uintptr_t)sandbox_listener_prog;
-		prog.len = NELEM(sandbox_listener_prog);
+		prog.filter = buf;
 	}
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-		SECCOMP_FILTER_FLAG_TSYNC, &prog) == 0)
+		SECCOMP_FILTER_FLAG_TSYNC, &prog) == 0) {
+		sandbox_under_listener |= role == SANDBOX_LISTENER;
 		return 0;
+	}
 	return sandbox_fail(err, errsize, "seccomp filter: %s%s",
 	    strerror(errno),
 	    errno == EINVAL || errno == ENOSYS

@@ -58,7 +58,8 @@ int sandbox_parse_mode(const char *text, enum sandbox_mode *mode);
  * limits, no new privileges, Landlock (in SANDBOX_FULL mode) and the
  * seccomp filter, whose forbidden calls are logged and kill the process.
  * A child of a confined listener calls it again as a connection and is
- * confined further.  Nothing is done in SANDBOX_OFF mode.  Returns 0, or -1
+ * confined further, with a short filter that adds to the listener's only
+ * what a connection refuses (the result is the same).  Nothing is done in SANDBOX_OFF mode.  Returns 0, or -1
  * with errno and a message in err (of errsize bytes) when the kernel lacks a
  * feature the mode requires or a step fails: the caller must not serve.
  * errno EMFILE or ENFILE means there was no descriptor to build it with.

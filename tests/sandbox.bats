@@ -17,11 +17,13 @@ load helpers
 
 CHECK=$BATS_TEST_DIRNAME/tools/sandbox_check
 NOFEATURE=$BATS_TEST_DIRNAME/tools/nofeature
+VIOLATE=$BATS_TEST_DIRNAME/tools/violate.so
 REQ='CONNECT 127.0.0.1:{T} HTTP/1.1\r\nHost: 127.0.0.1:{T}\r\n\r\n'
 
 setup() {
 	common_setup
-	[[ -x $CHECK && -x $NOFEATURE ]] || fail "not built: $CHECK or $NOFEATURE (make check builds them)"
+	[[ -x $CHECK && -x $NOFEATURE && -e $VIOLATE ]] ||
+		fail "not built: $CHECK, $NOFEATURE or $VIOLATE (make check builds them)"
 }
 
 teardown() { common_teardown; }
@@ -261,4 +263,82 @@ _serving_child() {
 	echo "$output"
 	((status == 2))
 	[[ $output == *'--sandbox strict: not full, seccomp or off'* ]]
+}
+
+# listen_violable [connectd args...] : connectd --listen on a free port with
+# tools/violate.so preloaded (ASan allows a library before its runtime);
+# sets SERVER_PID, PPORT, PROXY_LOG
+listen_violable() {
+	PPORT=$(free_port)
+	PROXY_LOG=$BATS_TEST_TMPDIR/server.err
+	# shellcheck disable=SC2086 # CONNECTD_EXTRA is a list of options
+	bg server env LD_PRELOAD="$VIOLATE" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+		"$CONNECTD" --listen "127.0.0.1:$PPORT" "${LAB_RULES[@]}" \
+		${CONNECTD_EXTRA:-} "$@"
+	SERVER_PID=$BG_PID
+	wait_until 10 _listening "$PPORT" || fail "no listener: $(cat "$PROXY_LOG")"
+}
+
+# violation_logged NR COUNT : the server's log has COUNT lines for NR
+violation_logged() {
+	(($(grep -c "^connectd: sandbox: forbidden system call $1: killed$" "$PROXY_LOG") >= $2))
+}
+
+_spares_wait() { (($(_children_titled "$SERVER_PID" '\[spare\]' | wc -l) == $1)); }
+
+# ask_violation CALL : a request whose reader makes CALL (tools/violate.c);
+# prints what came back, nothing when the connection was cut
+ask_violation() {
+	"$PY" -c 'import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(("CONNECT 127.0.0.1:%s HTTP/1.1\r\nHost: x\r\nX-Connectd-Test-Violate: %s\r\n\r\n" % (sys.argv[2], sys.argv[3])).encode())
+try:
+    print(s.recv(100).decode(errors="replace").split("\r\n")[0])
+except OSError as e:
+    print("error", e.errno)' "$PPORT" "$TPORT" "$1"
+}
+
+# expect_children_refuse SPARES : under connectd --listen --spares SPARES,
+# each call the listener's filter allows and a connection's refuses kills
+# the child that makes it, with its log line; with spares, a spare's
+expect_children_refuse() {
+	# x86_64 numbers; the ASan build lets both roles fork, wait and prctl
+	local -A nrs=([signal]=234 [epoll]=291 [seccomp]=317 [landlock]=444)
+	is_asan_build || nrs+=([fork]=56 [wait4]=61 [prctl]=157)
+	local call n=0 spares victim
+	start_target echo
+	listen_violable --spares "$1" --allow-port "$TPORT"
+	for call in "${!nrs[@]}"; do
+		echo "# $call: system call ${nrs[$call]}"
+		n=$((n + 1))
+		if (($1 > 0)); then
+			wait_until 10 _spares_wait "$1" || fail "no $1 spares"
+			spares=$(_children_titled "$SERVER_PID" '\[spare\]')
+		fi
+		run ask_violation "$call"
+		echo "$output"
+		[[ $output != *' 200 '* ]] || fail "$call: the child served"
+		wait_until 10 violation_logged "${nrs[$call]}" 1 ||
+			fail "$call: not killed: $(cat "$PROXY_LOG")"
+		wait_until 10 _log_has "killed by signal 31" "$n" ||
+			fail "$call: the parent saw no SIGSYS: $(cat "$PROXY_LOG")"
+		victim=$(grep -o 'child [0-9]* killed by signal 31' "$PROXY_LOG" | tail -n 1 | cut -d' ' -f2)
+		if (($1 > 0)); then
+			grep -qx "$victim" <<<"$spares" || fail "$call: $victim was no spare ($spares)"
+		fi
+	done
+	# the parent kept the calls: it still serves
+	expect_tunnel "$REQ"
+	report_cases
+}
+
+_log_has() { (($(grep -c "$1" "$PROXY_LOG") >= $2)); }
+
+@test "high-rate mode: a child cannot make the calls only its parent may (fork, wait4, prctl, a signal to another process, epoll set-up, seccomp, Landlock)" {
+	expect_children_refuse 0
+}
+
+@test "high-rate mode: nor can a spare (--spares 2)" {
+	expect_children_refuse 2
 }

@@ -15,6 +15,17 @@ setup() {
 	[[ $output != *"not ok"* ]]
 }
 
+@test "seccomp: a high-rate child's short filter under the listener's answers every call as the connection filter (both builds)" {
+	local t
+	for t in sandbox_test sandbox_test_asan; do
+		run "$top/tests/unit/$t"
+		echo "$output"
+		[ "$status" -eq 0 ]
+		[[ $output == 1..* ]]
+		[[ $output != *"not ok"* ]]
+	done
+}
+
 @test "outcome table: a filled row for every outcome, statuses and RFC 9209 types that agree" {
 	run "$top/tests/unit/outcome_test"
 	echo "$output" | grep -v '^ok' || true
