@@ -37,11 +37,15 @@ endif
 # request); 2 check it (check: peer, auth, policy); 3 dial (route:
 # upstream, resolve, dial); 4 answer (answer: outcome, reply); 5 relay;
 # 6 log (record, log); then the high-rate server, --reuse, confinement
-# and the plumbing.
+# and the plumbing.  The relay comes last all the same: the linker lays
+# out .bss in this order, and with the relay's two 64 KiB buffers at its
+# end the small statics of the others share a page with the start of the
+# first buffer, the only page of it that a short tunnel writes.  Each page
+# written is memory per held tunnel (docs/benchmarks.md, PSS).
 OBJS = connectd.o session.o options.o launch.o head.o proxyproto.o \
 	request.o check.o peer.o auth.o policy.o route.o upstream.o resolve.o \
-	dial.o answer.o outcome.o reply.o relay.o record.o log.o server.o \
-	reuse.o confine.o sandbox.o proctitle.o util.o
+	dial.o answer.o outcome.o reply.o record.o log.o server.o \
+	reuse.o confine.o sandbox.o proctitle.o util.o relay.o
 SRCS = $(OBJS:.o=.c)
 HDRS = $(wildcard *.h)
 # Unit tests and the fuzz corpus replay, built with the ordinary compiler.

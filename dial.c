@@ -509,12 +509,15 @@ dial_literal(struct dial_race *r)
 enum outcome
 dial_connect(const struct dial_request *req, struct dial_result *res)
 {
-	static struct dial_race race;
+	struct dial_race race;
 	int64_t start = util_now_ms();
 	enum outcome o;
 
-	/* Field by field: the address arrays need no zeroing, and every page
-	 * not touched is memory a held tunnel does not cost. */
+	/*
+	 * On the stack, whose pages the launch has touched already: a static
+	 * would cost a held tunnel a page of its own.  Field by field: the
+	 * address arrays need no zeroing.
+	 */
 	race.queue[RESOLVE_V6].n = race.queue[RESOLVE_V6].next = 0;
 	race.queue[RESOLVE_V4].n = race.queue[RESOLVE_V4].next = 0;
 	race.npending = race.nlog = 0;

@@ -41,9 +41,10 @@ struct dial_request {
 struct dial_result {
 	int fd; /* connected, non-blocking; -1 on failure */
 	struct sockaddr_storage addr; /* the address that connected */
-	char tried[DIAL_TRIED_MAX]; /* "addr=result,..." for the log */
 	int64_t dns_ms; /* duration until the first address; -1 if none */
 	int resolver_left; /* a query glibc could not cancel still runs */
+	/* Last: only its start is written for a tunnel or two addresses. */
+	char tried[DIAL_TRIED_MAX]; /* "addr=result,..." for the log */
 };
 
 /*

@@ -558,7 +558,7 @@ options_defaults(struct options *opt)
 	opt->nuids = 0;
 	opt->no_splice = 0;
 	opt->proxy_protocol = 0;
-	opt->proxy_from.n = 0;
+	policy_list_clear(&opt->proxy_from); /* no write when empty */
 	opt->send_proxy = 0;
 	opt->listen = NULL;
 	opt->fork = 0;

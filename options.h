@@ -24,20 +24,22 @@
 #define OPTIONS_SPARES_MAX 64 /* --spares: children forked ahead */
 #define OPTIONS_SPARES_DEFAULT 4 /* measured: see the man page */
 
+/*
+ * The fields written at start come first, the policy (whose lists are
+ * written only at their heads) after them and the rarely set lists and the
+ * parent last: a per-connection process pays a page of memory for each
+ * page of this it writes (see options_defaults()).
+ */
 struct options {
 	int64_t request_timeout_ms;
 	int64_t connect_timeout_ms;
 	int64_t dns_timeout_ms;
 	int64_t idle_timeout_ms; /* 0: none */
 	int64_t max_lifetime_ms; /* 0: none */
-	struct policy policy;
 	const char *auth_file; /* NULL: no authentication */
-	char realm[OPTIONS_REALM_MAX];
-	uid_t uids[PEER_UIDS_MAX]; /* --allow-uid; nuids 0: anyone */
-	size_t nuids;
+	size_t nuids; /* of uids[] */
 	int no_splice; /* --no-splice: copy through user space */
 	int proxy_protocol; /* --proxy-protocol: a PROXY header is required */
-	struct policy_list proxy_from; /* --proxy-protocol-from: who sends it */
 	int send_proxy; /* --send-proxy: 1 or 2, 0 for none */
 	const char *listen; /* --listen ADDR:PORT, or NULL */
 	int fork; /* --fork: serve a listening socket handed over */
@@ -47,6 +49,10 @@ struct options {
 	const char *config; /* --config FILE, or NULL */
 	enum log_sink log_sink; /* --log */
 	enum sandbox_mode sandbox; /* --sandbox */
+	char realm[OPTIONS_REALM_MAX];
+	struct policy policy;
+	uid_t uids[PEER_UIDS_MAX]; /* --allow-uid; nuids 0: anyone */
+	struct policy_list proxy_from; /* --proxy-protocol-from: who sends it */
 	/*
 	 * The parent, last: without --upstream its pages are never written,
 	 * so a process does not pay for them (see options_defaults()).

@@ -9,19 +9,16 @@
 #include "util.h"
 
 const struct outcome_row outcome_table[OUT_COUNT] = {
-	[OUT_OK] = { 200, "Connection established", "ok", NULL, NULL },
+	[OUT_OK] = { 200, "Connection established", "ok" },
 	[OUT_INCOMPLETE] = { 400, "Bad Request", "incomplete_request",
 	    "http_request_error", "the request head ended early" },
-	[OUT_NO_REQUEST] = { 0, NULL, "no_request", NULL, NULL },
-	[OUT_PROBE] = { 0, NULL, "probe", NULL, NULL },
+	[OUT_NO_REQUEST] = { 0, "", "no_request" },
+	[OUT_PROBE] = { 0, "", "probe" },
 	/* The peer is a balancer: an HTTP answer would go to it, not a user. */
-	[OUT_PROXY_PEER_NOT_ALLOWED] = { 0, NULL, "proxy_peer_not_allowed",
-	    NULL, NULL },
-	[OUT_PROXY_HEADER_MISSING] = { 0, NULL, "proxy_header_missing", NULL,
-	    NULL },
-	[OUT_PROXY_HEADER_BAD] = { 0, NULL, "proxy_header_bad", NULL, NULL },
-	[OUT_PROXY_HEADER_UNEXPECTED] = { 0, NULL, "proxy_header_unexpected",
-	    NULL, NULL },
+	[OUT_PROXY_PEER_NOT_ALLOWED] = { 0, "", "proxy_peer_not_allowed" },
+	[OUT_PROXY_HEADER_MISSING] = { 0, "", "proxy_header_missing" },
+	[OUT_PROXY_HEADER_BAD] = { 0, "", "proxy_header_bad" },
+	[OUT_PROXY_HEADER_UNEXPECTED] = { 0, "", "proxy_header_unexpected" },
 	[OUT_BAD_REQUEST_LINE] = { 400, "Bad Request", "bad_request_line",
 	    "http_request_error", "malformed request line" },
 	[OUT_BAD_TARGET] = { 400, "Bad Request", "bad_target",
@@ -37,8 +34,7 @@ const struct outcome_row outcome_table[OUT_COUNT] = {
 	/* RFC 9110 section 15.5.6: a 405 lists the allowed methods. */
 	[OUT_METHOD_NOT_ALLOWED] = { 405, "Method Not Allowed",
 	    "method_not_allowed", "http_request_error",
-	    "this proxy only tunnels with CONNECT", NULL,
-	    "Allow: CONNECT\r\n" },
+	    "this proxy only tunnels with CONNECT", "", "Allow: CONNECT\r\n" },
 	[OUT_METHOD_NOT_IMPLEMENTED] = { 501, "Not Implemented",
 	    "method_not_implemented", "http_request_error", "unknown method" },
 	[OUT_VERSION_NOT_SUPPORTED] = { 505, "HTTP Version Not Supported",
@@ -137,7 +133,7 @@ _Static_assert(NELEM(outcome_table) == OUT_COUNT, "a row per outcome");
 const struct outcome_row *
 outcome_row(enum outcome o)
 {
-	if ((size_t)o >= OUT_COUNT || outcome_table[o].reason == NULL)
+	if ((size_t)o >= OUT_COUNT || outcome_table[o].reason[0] == '\0')
 		return &outcome_table[OUT_INTERNAL_ERROR];
 	return &outcome_table[o];
 }

@@ -62,15 +62,21 @@ enum outcome {
 	OUT_COUNT
 };
 
-/* What an outcome means to the client and to the log. */
+/*
+ * What an outcome means to the client and to the log.  The strings are
+ * held in the row, "" for none, rather than pointed to: a table of
+ * pointers is relocated at every start, and the page written so is memory
+ * that every process pays for (tests/unit/outcome_test checks each string
+ * fits with its NUL).
+ */
 struct outcome_row {
 	int status; /* HTTP status; 0: never answered */
-	const char *phrase; /* the status line's reason phrase */
-	const char *reason; /* our key: body, Proxy-Status details and log */
-	const char *rfc9209; /* Proxy-Status error type */
-	const char *text; /* human text after the key in the body */
-	const char *rcode; /* DNS rcode for dns_error, or NULL */
-	const char *field; /* one more header line ending in CRLF, or NULL */
+	char phrase[32]; /* the status line's reason phrase */
+	char reason[32]; /* our key: body, Proxy-Status details and log */
+	char rfc9209[32]; /* Proxy-Status error type */
+	char text[64]; /* human text after the key in the body */
+	char rcode[16]; /* DNS rcode for dns_error, or "" */
+	char field[32]; /* one more header line ending in CRLF, or "" */
 };
 
 /* Indexed by enum outcome; every row is filled (tests/unit/outcome_test). */

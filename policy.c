@@ -355,19 +355,30 @@ policy_list_has_host(const struct policy_list *l, const char *host, int name)
 	return policy_list_has_addr(l, &a);
 }
 
-/* The default-deny table, parsed once. */
+/*
+ * Whether a lies in the CIDR block written as text.  The fixed tables are
+ * parsed at each use, not once into a static: a static written in this
+ * per-connection process is a page of memory per held tunnel, and the
+ * few parses cost less than that.
+ */
+static int
+policy_in_block(const char *block, const struct policy_addr *a)
+{
+	struct policy_rule r;
+
+	return policy_parse_net(block, &r) == 0 && policy_net_matches(&r, a);
+}
+
+/* Whether a lies in a range of the default-deny table. */
 static int
 policy_default_denied(const struct policy_addr *a)
 {
-	static struct policy_list table;
 	size_t i;
 
-	if (table.n == 0)
-		for (i = 0; i < NELEM(policy_default_deny); i++)
-			if (policy_parse_net(policy_default_deny[i],
-				&table.rule[table.n]) == 0)
-				table.n++;
-	return policy_list_has_addr(&table, a);
+	for (i = 0; i < NELEM(policy_default_deny); i++)
+		if (policy_in_block(policy_default_deny[i], a))
+			return 1;
+	return 0;
 }
 
 /* Reduces a socket address to a policy address; 0 or -1 (other family). */
@@ -407,23 +418,16 @@ static void
 policy_add_carried(struct policy_views *v)
 {
 	static const uint8_t zero[15];
-	static struct policy_rule block[NELEM(policy_carriers)];
-	static int parsed;
 	const uint8_t *b = v->a[0].b;
 	size_t i, k;
 
-	if (!parsed) {
-		for (i = 0; i < NELEM(policy_carriers); i++)
-			policy_parse_net(policy_carriers[i].block, &block[i]);
-		parsed = 1;
-	}
 	if (v->a[0].family != AF_INET6 ||
 	    (memcmp(b, zero, sizeof(zero)) == 0 && b[15] <= 1))
 		return;
 	for (i = 0; i < NELEM(policy_carriers) && v->n < NELEM(v->a); i++) {
 		struct policy_addr *c;
 
-		if (!policy_net_matches(&block[i], &v->a[0]))
+		if (!policy_in_block(policy_carriers[i].block, &v->a[0]))
 			continue;
 		c = &v->a[v->n++];
 		memset(c, 0, sizeof(*c));

@@ -8,6 +8,7 @@
 #include "proctitle.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,41 @@ struct proctitle_copy {
  */
 static volatile struct proctitle_copy proctitle_args, proctitle_env;
 
+/*
+ * Room for the copies of a usual command line and environment in the
+ * process's data, whose page it shares: the first malloc(3) would start a
+ * heap, a page more per held tunnel.  Copies that do not fit go to the
+ * heap.
+ */
+#define PROCTITLE_STORE_SIZE 1024
+static _Alignas(char *) char proctitle_store[PROCTITLE_STORE_SIZE];
+static size_t proctitle_store_used;
+
+/* size bytes, aligned for a pointer, from the store or else the heap. */
+static void *
+proctitle_alloc(size_t size)
+{
+	size_t at = (proctitle_store_used + sizeof(char *) - 1) &
+	    ~(sizeof(char *) - 1);
+
+	if (at <= sizeof(proctitle_store) &&
+	    size <= sizeof(proctitle_store) - at) {
+		proctitle_store_used = at + size;
+		return proctitle_store + at;
+	}
+	return malloc(size);
+}
+
+/* Frees what proctitle_alloc() took from the heap (NULL too). */
+static void
+proctitle_free(void *p)
+{
+	/* Below the store, the difference wraps to a large value. */
+	if ((uintptr_t)p - (uintptr_t)proctitle_store >=
+	    sizeof(proctitle_store))
+		free(p);
+}
+
 /* The end of the run of strings that starts at strs[0] and follows on. */
 static char *
 proctitle_run_end(char *end, char **strs)
@@ -42,7 +78,10 @@ proctitle_run_end(char *end, char **strs)
 	return end;
 }
 
-/* Copies the n strings of strs to the heap; 0, or -1 with nothing kept. */
+/*
+ * Copies the n strings of strs (with a NULL after them) to the store or the
+ * heap; 0, or -1 with nothing kept.
+ */
 static int
 proctitle_copy(char **strs, size_t n, struct proctitle_copy *c)
 {
@@ -50,11 +89,13 @@ proctitle_copy(char **strs, size_t n, struct proctitle_copy *c)
 
 	for (i = 0; i < n; i++)
 		total += strlen(strs[i]) + 1;
-	c->vec = calloc(n + 1, sizeof(*c->vec));
-	c->strings = malloc(total > 0 ? total : 1);
+	c->vec = n < SIZE_MAX / sizeof(*c->vec)
+	    ? proctitle_alloc((n + 1) * sizeof(*c->vec))
+	    : NULL;
+	c->strings = proctitle_alloc(total > 0 ? total : 1);
 	if (c->vec == NULL || c->strings == NULL) {
-		free(c->vec);
-		free(c->strings);
+		proctitle_free(c->vec);
+		proctitle_free(c->strings);
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
@@ -63,6 +104,7 @@ proctitle_copy(char **strs, size_t n, struct proctitle_copy *c)
 		c->vec[i] = memcpy(c->strings + off, strs[i], len);
 		off += len;
 	}
+	c->vec[n] = NULL;
 	return 0;
 }
 
@@ -83,8 +125,8 @@ proctitle_init(int argc, char **argv)
 	if (proctitle_copy(argv, (size_t)argc, &args) == -1)
 		return argv;
 	if (proctitle_copy(environ, n, &env) == -1) {
-		free(args.vec);
-		free(args.strings);
+		proctitle_free(args.vec);
+		proctitle_free(args.strings);
 		return argv;
 	}
 	environ = env.vec;

@@ -9,9 +9,10 @@
 /*
  * Takes over the memory of argv's strings and the environment's (which
  * lie next to each other, and which /proc/PID/cmdline shows) for the
- * title.  Moves the environment to the heap and returns a heap copy of
- * argv for option parsing, since the originals will be overwritten; on
- * failure (no memory) returns argv itself and titles stay off.
+ * title.  Moves the environment to a copy and returns a copy of argv for
+ * option parsing, since the originals will be overwritten: in a static
+ * store when they fit (1 KiB, so a usual process has no heap), else on the
+ * heap.  On failure (no memory) returns argv itself and titles stay off.
  */
 char **proctitle_init(int argc, char **argv);
 

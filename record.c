@@ -34,7 +34,7 @@ record_fill(const struct session *s, struct log_record *rec)
 	rec->status = s->status;
 	if (s->row != NULL) {
 		rec->reason = s->row->reason;
-		rec->rcode = s->row->rcode;
+		rec->rcode = s->row->rcode[0] != '\0' ? s->row->rcode : NULL;
 	}
 	if (s->has_end)
 		rec->end = relay_end_name(s->end);

@@ -37,7 +37,7 @@ reply_proxy_status(
 	char rcode[48] = "", rstatus[32] = "";
 
 	/* details is a String; our keys need no escaping. */
-	if (e->rcode != NULL)
+	if (e->rcode[0] != '\0')
 		snprintf(rcode, sizeof(rcode), "; rcode=\"%s\"", e->rcode);
 	if (received > 0)
 		snprintf(
@@ -62,7 +62,7 @@ reply_error_received(int fd, const struct outcome_row *e, const char *extra,
 
 	if (e->status == 0)
 		return 0;
-	if (e->rcode != NULL)
+	if (e->rcode[0] != '\0')
 		blen = snprintf(body, sizeof(body), "%s: %s (%s)\n", e->reason,
 		    e->text, e->rcode);
 	else
@@ -77,8 +77,8 @@ reply_error_received(int fd, const struct outcome_row *e, const char *extra,
 	    "Content-Type: text/plain; charset=utf-8\r\n"
 	    "Content-Length: %d\r\n"
 	    "Connection: close\r\n\r\n",
-	    e->status, e->phrase, status, e->field != NULL ? e->field : "",
-	    extra != NULL ? extra : "", blen);
+	    e->status, e->phrase, status, e->field, extra != NULL ? extra : "",
+	    blen);
 	if (hlen < 0 || (size_t)hlen >= sizeof(head)) {
 		errno = EOVERFLOW;
 		return -1;

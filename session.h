@@ -25,21 +25,29 @@
 
 #define REPLY_WRITE_MS 5000 /* to write our answer to a slow reader */
 
-/* One connection, from accept to the log line. */
+/*
+ * One connection, from accept to the log line.  The order of the fields is
+ * chosen for memory: each page of this (static) struct that a connection
+ * writes is a page per held tunnel, and most of it is never written.  The
+ * request, the dial result (its tried list last) and the start of the
+ * head share the page where the session starts, after the few bytes of
+ * .data; the head's long tail and the user (written only with
+ * --auth-file) lead to the page where the client, the flags and the first
+ * fields of the options lie.  The options' rarely written lists come
+ * last.  Checked with /proc/PID/pagemap (docs/benchmarks.md, PSS).
+ */
 struct session {
-	struct launch client;
-	struct options opt;
 	struct request req;
 	struct dial_result dial;
-	struct relay_result relay;
-	struct pp_header pp; /* with --proxy-protocol */
+	/* The PROXY header, the request head and early bytes. */
+	char head[PP_HEADER_MAX + REQ_HEAD_MAX];
+	char user[AUTH_USER_MAX]; /* the authenticated user, for the log */
+	struct launch client;
 	size_t head_got; /* bytes in head[] */
 	size_t pp_len; /* bytes of the PROXY header at the start of head */
 	const struct sockaddr *client_addr; /* the client's, or NULL */
 	int64_t start_ms;
 	int name_opted_in; /* an --allow-dest rule names the host */
-	char user[AUTH_USER_MAX]; /* the authenticated user, for the log */
-	char uid[24]; /* the client's local uid, for the log */
 	/* What happened, from which record_fill() makes the log line. */
 	const struct outcome_row *row; /* the outcome's, once known */
 	int status; /* the HTTP status sent, 0 for none */
@@ -52,20 +60,18 @@ struct session {
 	int log_syslog; /* fd 2 is no place for the log */
 	int resolved; /* a name went to the resolver (--reuse: no more) */
 	int confined; /* the sandbox is applied (once per process) */
+	struct relay_result relay;
+	char uid[24]; /* the client's local uid, for the log */
 	/* With --upstream, for a destination not excepted: */
 	int via_upstream; /* the tunnel goes through the parent */
-	char via[LOG_ADDR_MAX]; /* the parent's address, for the log */
 	int upstream_status; /* the parent's final status, 0: none yet */
-	struct upstream_reply up_reply; /* its answer's head, as parsed */
 	size_t up_got; /* bytes of upstream_answer, the tunnel's after head */
 	uint64_t early_down; /* of them, sent on before the relay */
 	int64_t connect_deadline; /* for the parent: the dial and its answer */
-	/*
-	 * The PROXY header, the request head and early bytes.  Last, so the
-	 * fields above share pages: only the first page of it is touched by
-	 * most requests.
-	 */
-	char head[PP_HEADER_MAX + REQ_HEAD_MAX];
+	struct upstream_reply up_reply; /* its answer's head, as parsed */
+	char via[LOG_ADDR_MAX]; /* the parent's address, for the log */
+	struct pp_header pp; /* with --proxy-protocol */
+	struct options opt;
 };
 
 /*

@@ -55,11 +55,25 @@ unanswered(enum outcome o)
 	    o == OUT_PROXY_HEADER_BAD || o == OUT_PROXY_HEADER_UNEXPECTED;
 }
 
+/* Whether each string of r ends within its array. */
+static int
+strings_end(const struct outcome_row *r)
+{
+	return memchr(r->phrase, '\0', sizeof(r->phrase)) != NULL &&
+	    memchr(r->reason, '\0', sizeof(r->reason)) != NULL &&
+	    memchr(r->rfc9209, '\0', sizeof(r->rfc9209)) != NULL &&
+	    memchr(r->text, '\0', sizeof(r->text)) != NULL &&
+	    memchr(r->rcode, '\0', sizeof(r->rcode)) != NULL &&
+	    memchr(r->field, '\0', sizeof(r->field)) != NULL;
+}
+
 /* Why row r of outcome o is wrong, or NULL. */
 static const char *
 row_fault(enum outcome o, const struct outcome_row *r)
 {
-	if (r->reason == NULL)
+	if (!strings_end(r))
+		return "a string fills its array, with no NUL";
+	if (r->reason[0] == '\0')
 		return "no row";
 	if (!log_word(r->reason))
 		return "reason is not a log word";
@@ -71,11 +85,11 @@ row_fault(enum outcome o, const struct outcome_row *r)
 		    : "unanswered, but not no_request or PROXY";
 	if (r->status < 400 || r->status > 599)
 		return "an error status outside 4xx and 5xx";
-	if (r->phrase == NULL || r->text == NULL)
+	if (r->phrase[0] == '\0' || r->text[0] == '\0')
 		return "no reason phrase or body text";
 	if (!known_type(r->rfc9209))
 		return "not an RFC 9209 error type";
-	if (r->field != NULL &&
+	if (r->field[0] != '\0' &&
 	    (strlen(r->field) < 2 ||
 		strcmp(r->field + strlen(r->field) - 2, "\r\n") != 0))
 		return "extra field does not end in CRLF";
@@ -93,7 +107,7 @@ main(void)
 
 		printf("%s %d - outcome %d (%s)%s%s\n", why ? "not ok" : "ok",
 		    o + 1, o,
-		    outcome_table[o].reason ? outcome_table[o].reason : "-",
+		    outcome_table[o].reason[0] ? outcome_table[o].reason : "-",
 		    why ? ": " : "", why ? why : "");
 		failed += why != NULL;
 	}
