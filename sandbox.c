@@ -1,7 +1,8 @@
 /*
  * The in-process sandbox.  Each role's seccomp filter is a constant BPF
- * program below, made of position-independent blocks, so the kernel's
- * per-syscall cache answers the unconditional calls without running it.
+ * list below, made of position-independent blocks, so the kernel's
+ * per-syscall cache answers the unconditional calls without running it;
+ * the list is laid out as a tree of comparisons before it is installed.
  * Landlock allows reading the files connectd still opens and nothing else;
  * a forbidden call raises SIGSYS, whose handler writes one line to the log
  * and lets the kernel kill the process.
@@ -402,6 +403,406 @@ static const struct sock_filter sandbox_child_prog[] = {
 };
 _Static_assert(NELEM(sandbox_child_prog) <= NELEM(sandbox_connection_prog),
     "sandbox_seccomp() copies either into one buffer");
+
+/*
+ * The filters as the kernel gets them.  To find the calls a filter always
+ * allows, the kernel (5.11 on: seccomp_cache_prepare in kernel/seccomp.c)
+ * runs it at install time for every system call number of both ABIs, up
+ * to a return or an argument load: down a list, some 80 tests for each of
+ * the 900 numbers, half of what installing connectd's list cost.  Every
+ * call the cache cannot answer walks the list too.  The same blocks behind
+ * a balanced tree of comparisons of the number take at most a dozen steps.
+ * The tree is built from the lists in each process (a few microseconds,
+ * after the pid is patched in), so they stay the one statement of what
+ * each role may do.
+ */
+#define SB_TREE_IN_MAX 256 /* instructions of a list */
+#define SB_TREE_SPANS (2 * SB_TREE_IN_MAX + 1)
+#define SB_TREE_MAX 512 /* instructions of a tree */
+#define SB_JUMP_MAX 255 /* jt and jf are 8 bits; BPF_JA's k is 32 */
+_Static_assert(NELEM(sandbox_connection_prog) <= SB_TREE_IN_MAX &&
+	NELEM(sandbox_listener_prog) <= SB_TREE_IN_MAX,
+    "sandbox_tree() takes lists of up to SB_TREE_IN_MAX instructions");
+
+static const struct sock_filter sandbox_head[] = { SB_HEAD };
+#define SB_HEAD_LEN NELEM(sandbox_head)
+
+/* A number the list tests, and where it goes once it matched. */
+struct sb_key {
+	uint32_t nr;
+	uint16_t at; /* the first instruction that is no jump */
+};
+
+/* The numbers from lo to the next span's lo all go to instruction to. */
+struct sb_span {
+	uint32_t lo;
+	uint16_t to;
+};
+
+/* A list being laid out as a tree; indexes are the list's. */
+struct sb_tree {
+	const struct sock_filter *in;
+	size_t len;
+	struct sb_key keys[SB_TREE_IN_MAX];
+	size_t nkeys;
+	uint16_t dflt; /* where the numbers tested nowhere go */
+	struct sb_span spans[SB_TREE_SPANS];
+	size_t nspans;
+	uint8_t kept[SB_TREE_IN_MAX]; /* reached from a span's instruction */
+	uint16_t rank[SB_TREE_IN_MAX]; /* a kept one's place among them */
+	size_t nkept;
+	uint8_t far[SB_TREE_SPANS][2]; /* a node's jf, jt go through a JA */
+	struct sock_filter *out;
+	size_t body; /* where the kept instructions start in out */
+};
+
+/* Where the jump at pc goes when A holds a; -1 if it is none or leaves. */
+static long
+sb_jump(const struct sock_filter *in, size_t len, size_t pc, uint32_t a)
+{
+	const struct sock_filter *j = &in[pc];
+	size_t next;
+
+	switch (j->code) {
+	case BPF_JMP | BPF_JA:
+		next = pc + 1 + j->k;
+		break;
+	case BPF_JMP | BPF_JEQ | BPF_K:
+		next = pc + 1 + (a == j->k ? j->jt : j->jf);
+		break;
+	case BPF_JMP | BPF_JGE | BPF_K:
+		next = pc + 1 + (a >= j->k ? j->jt : j->jf);
+		break;
+	case BPF_JMP | BPF_JGT | BPF_K:
+		next = pc + 1 + (a > j->k ? j->jt : j->jf);
+		break;
+	case BPF_JMP | BPF_JSET | BPF_K:
+		next = pc + 1 + ((a & j->k) != 0 ? j->jt : j->jf);
+		break;
+	default:
+		return -1;
+	}
+	return next < len ? (long)next : -1;
+}
+
+/*
+ * The first instruction from pc on that is no jump, with the number nr in
+ * A: where the list runs nr's own block.  -1 if a jump leaves the list.
+ */
+static long
+sb_resolve(const struct sock_filter *in, size_t len, size_t pc, uint32_t nr)
+{
+	long next = (long)pc;
+
+	while (next != -1 && BPF_CLASS(in[next].code) == BPF_JMP)
+		next = sb_jump(in, len, (size_t)next, nr);
+	return next;
+}
+
+/*
+ * The first return in the list's blocks that returns what the one at pc
+ * does, so that leaves share it; pc itself when it is no return.
+ */
+static uint16_t
+sb_first_ret(const struct sb_tree *t, uint16_t pc)
+{
+	size_t i;
+
+	if (BPF_CLASS(t->in[pc].code) != BPF_RET)
+		return pc;
+	for (i = SB_HEAD_LEN; i < pc; i++)
+		if (t->in[i].code == t->in[pc].code &&
+		    t->in[i].k == t->in[pc].k)
+			return (uint16_t)i;
+	return pc;
+}
+
+/*
+ * Follows the chain of tests of the number that starts after the head: a
+ * number it tests goes where its first test leads, any other to the
+ * chain's end.  Returns 0, or -1 when the chain holds a test that is no
+ * JEQ (no key to sort) or leaves the list.
+ */
+static int
+sb_tree_keys(struct sb_tree *t)
+{
+	size_t pc = SB_HEAD_LEN;
+	long at;
+
+	for (;;) {
+		const struct sock_filter *j = &t->in[pc];
+
+		if (j->code == (BPF_JMP | BPF_JEQ | BPF_K)) {
+			if ((at = sb_resolve(t->in, t->len, pc, j->k)) == -1)
+				return -1;
+			t->keys[t->nkeys].nr = j->k;
+			t->keys[t->nkeys++].at = sb_first_ret(t, (uint16_t)at);
+		} else if (j->code != (BPF_JMP | BPF_JA))
+			break;
+		/* On down the chain, as any number but the one tested. */
+		if ((at = sb_jump(t->in, t->len, pc, ~j->k)) == -1)
+			return -1;
+		pc = (size_t)at;
+	}
+	if (BPF_CLASS(t->in[pc].code) == BPF_JMP)
+		return -1;
+	t->dflt = sb_first_ret(t, (uint16_t)pc);
+	return 0;
+}
+
+/*
+ * Sorts the keys by number.  An insertion sort: stable, so a number's
+ * first test stays first, and faster than qsort(3) on a hundred keys.
+ */
+static void
+sb_tree_sort(struct sb_tree *t)
+{
+	size_t i, j;
+
+	for (i = 1; i < t->nkeys; i++) {
+		struct sb_key k = t->keys[i];
+
+		for (j = i; j > 0 && t->keys[j - 1].nr > k.nr; j--)
+			t->keys[j] = t->keys[j - 1];
+		t->keys[j] = k;
+	}
+}
+
+/* Ends the spans with one from lo to instruction to, merging equal ones. */
+static void
+sb_span_add(struct sb_tree *t, uint32_t lo, uint16_t to)
+{
+	if (t->nspans > 0 && t->spans[t->nspans - 1].lo == lo)
+		t->nspans--; /* a key right after a key */
+	if (t->nspans > 0 && t->spans[t->nspans - 1].to == to)
+		return;
+	t->spans[t->nspans].lo = lo;
+	t->spans[t->nspans++].to = to;
+}
+
+/* Cuts the numbers into spans that each go to one instruction. */
+static void
+sb_tree_spans(struct sb_tree *t)
+{
+	size_t i;
+
+	sb_tree_sort(t);
+	sb_span_add(t, 0, t->dflt);
+	for (i = 0; i < t->nkeys; i++) {
+		const struct sb_key *k = &t->keys[i];
+
+		if (i > 0 && k->nr == k[-1].nr)
+			continue; /* a later test of a number never runs */
+		sb_span_add(t, k->nr, k->at);
+		if (k->nr != UINT32_MAX)
+			sb_span_add(t, k->nr + 1, t->dflt);
+	}
+}
+
+/* Marks the instruction at pc kept; -1 past the end of the list. */
+static int
+sb_keep(struct sb_tree *t, size_t pc)
+{
+	if (pc >= t->len)
+		return -1;
+	t->kept[pc] = 1;
+	return 0;
+}
+
+/*
+ * Keeps the instructions the spans lead to and all that follow from them
+ * (jumps go forward only), and ranks them.  Returns 0, or -1 when one runs
+ * off the end of the list.
+ */
+static int
+sb_tree_keep(struct sb_tree *t)
+{
+	size_t i, pc;
+	int rc = 0;
+
+	for (i = 0; i < t->nspans; i++)
+		t->kept[t->spans[i].to] = 1;
+	for (pc = SB_HEAD_LEN; pc < t->len && rc == 0; pc++) {
+		const struct sock_filter *f = &t->in[pc];
+
+		if (!t->kept[pc])
+			continue;
+		t->rank[pc] = (uint16_t)t->nkept++;
+		if (f->code == (BPF_JMP | BPF_JA))
+			rc = sb_keep(t, pc + 1 + f->k);
+		else if (BPF_CLASS(f->code) == BPF_JMP)
+			rc = sb_keep(t, pc + 1 + f->jt) |
+			    sb_keep(t, pc + 1 + f->jf);
+		else if (BPF_CLASS(f->code) != BPF_RET)
+			rc = sb_keep(t, pc + 1);
+	}
+	return rc;
+}
+
+/* Instructions of the subtree over spans i to j: one a node, its JAs. */
+static size_t
+sb_tree_size(const struct sb_tree *t, size_t i, size_t j)
+{
+	size_t mid = (i + j + 1) / 2;
+
+	if (i == j)
+		return 0; /* a leaf is the parent's jump */
+	return 1 + t->far[mid][0] + t->far[mid][1] +
+	    sb_tree_size(t, i, mid - 1) + sb_tree_size(t, mid, j);
+}
+
+/*
+ * Points the jt (taken) or jf edge of the node at out[node] to dest,
+ * through a BPF_JA at stub when it has one.  Returns 0, or -1 when dest
+ * is too far for 8 bits: the edge gets a JA the next time.
+ */
+static int
+sb_tree_edge(struct sb_tree *t, size_t mid, int taken, size_t node, size_t stub,
+    size_t dest)
+{
+	if (stub != 0) {
+		t->out[stub] = (struct sock_filter)BPF_STMT(
+		    BPF_JMP | BPF_JA, (uint32_t)(dest - stub - 1));
+		dest = stub;
+	}
+	if (dest - node - 1 > SB_JUMP_MAX) {
+		t->far[mid][taken] = 1;
+		return -1;
+	}
+	if (taken)
+		t->out[node].jt = (uint8_t)(dest - node - 1);
+	else
+		t->out[node].jf = (uint8_t)(dest - node - 1);
+	return 0;
+}
+
+/* Where the leaf of span i jumps to in out. */
+static size_t
+sb_tree_leaf(const struct sb_tree *t, size_t i)
+{
+	return t->body + t->rank[t->spans[i].to];
+}
+
+/*
+ * Writes the subtree over spans i to j (two or more) at out[*at]: a node
+ * tests whether the number reaches the middle span, then the lower half,
+ * then the upper.  Returns 0, or -1 when an edge was too far.
+ */
+static int
+sb_tree_node(struct sb_tree *t, size_t i, size_t j, size_t *at)
+{
+	size_t mid = (i + j + 1) / 2, node = (*at)++, stub[2] = { 0, 0 };
+	size_t lower, upper;
+	int rc = 0;
+
+	t->out[node] = (struct sock_filter)BPF_JUMP(
+	    BPF_JMP | BPF_JGE | BPF_K, t->spans[mid].lo, 0, 0);
+	if (t->far[mid][1])
+		stub[1] = (*at)++;
+	if (t->far[mid][0])
+		stub[0] = (*at)++;
+	lower = *at;
+	if (mid - 1 > i)
+		rc |= sb_tree_node(t, i, mid - 1, at);
+	else
+		lower = sb_tree_leaf(t, i);
+	upper = *at;
+	if (j > mid)
+		rc |= sb_tree_node(t, mid, j, at);
+	else
+		upper = sb_tree_leaf(t, j);
+	rc |= sb_tree_edge(t, mid, 0, node, stub[0], lower);
+	rc |= sb_tree_edge(t, mid, 1, node, stub[1], upper);
+	return rc;
+}
+
+/* Copies the kept instructions after the tree, their jumps shortened. */
+static void
+sb_tree_bodies(struct sb_tree *t)
+{
+	size_t pc;
+
+	for (pc = SB_HEAD_LEN; pc < t->len; pc++) {
+		struct sock_filter f = t->in[pc];
+		uint16_t r = t->rank[pc];
+
+		if (!t->kept[pc])
+			continue;
+		if (f.code == (BPF_JMP | BPF_JA))
+			f.k = (uint32_t)(t->rank[pc + 1 + f.k] - r - 1);
+		else if (BPF_CLASS(f.code) == BPF_JMP) {
+			f.jt = (uint8_t)(t->rank[pc + 1 + f.jt] - r - 1);
+			f.jf = (uint8_t)(t->rank[pc + 1 + f.jf] - r - 1);
+		}
+		t->out[t->body + r] = f;
+	}
+}
+
+/*
+ * Lays out the tree and the kept instructions after the head, giving
+ * edges that reach too far a JA until none does.  Returns the length, or
+ * 0 when it would not fit in outmax instructions.
+ */
+static size_t
+sb_tree_layout(struct sb_tree *t, size_t outmax)
+{
+	size_t at;
+
+	do {
+		t->body = SB_HEAD_LEN +
+		    (t->nspans == 1 ? 1 : sb_tree_size(t, 0, t->nspans - 1));
+		if (t->body + t->nkept > outmax)
+			return 0;
+		at = SB_HEAD_LEN;
+		if (t->nspans == 1) /* one answer for every number */
+			t->out[at] = (struct sock_filter)BPF_STMT(
+			    BPF_JMP | BPF_JA,
+			    (uint32_t)(sb_tree_leaf(t, 0) - at - 1));
+	} while (t->nspans > 1 && sb_tree_node(t, 0, t->nspans - 1, &at) == -1);
+	memcpy(t->out, t->in, sizeof(sandbox_head));
+	sb_tree_bodies(t);
+	return t->body + t->nkept;
+}
+
+/*
+ * Lays out prog, a list of len instructions (SB_HEAD, then blocks that
+ * each test the number in A), as SB_HEAD, a balanced tree of BPF_JGE on
+ * the number, and the blocks' instructions that the tree's leaves enter
+ * with the number still in A.  Every input gets the answer the list
+ * gives.  Writes at most outmax instructions to out and returns how many,
+ * or 0 with errno EINVAL when prog is not of that form, or E2BIG when it
+ * or its tree is too long.
+ */
+static size_t
+sandbox_tree(const struct sock_filter *prog, size_t len,
+    struct sock_filter *out, size_t outmax)
+{
+	struct sb_tree t;
+	size_t n;
+
+	if (len > SB_TREE_IN_MAX) {
+		errno = E2BIG;
+		return 0;
+	}
+	memset(&t, 0, sizeof(t));
+	t.in = prog;
+	t.len = len;
+	t.out = out;
+	if (len <= SB_HEAD_LEN ||
+	    memcmp(prog, sandbox_head, sizeof(sandbox_head)) != 0 ||
+	    sb_tree_keys(&t) == -1) {
+		errno = EINVAL;
+		return 0;
+	}
+	sb_tree_spans(&t);
+	if (sb_tree_keep(&t) == -1) {
+		errno = EINVAL;
+		return 0;
+	}
+	if ((n = sb_tree_layout(&t, outmax)) == 0)
+		errno = E2BIG;
+	return n;
+}
 #endif /* SANDBOX_ARCH */
 
 /* Appends the decimal digits of v to p; async-signal-safe. */
@@ -772,18 +1173,22 @@ sandbox_seccomp(enum sandbox_role role, char *err, size_t errsize)
 {
 #ifdef SANDBOX_ARCH
 	struct sock_filter buf[NELEM(sandbox_connection_prog)];
+	struct sock_filter tree[SB_TREE_MAX];
 	const struct sock_filter *filter;
 	struct sock_fprog prog;
 	size_t len;
 
 	sandbox_prog_for(role, &filter, &len);
-	prog.len = (unsigned short)len;
-	prog.filter = (struct sock_filter *)(uintptr_t)filter;
 	if (role == SANDBOX_CONNECTION) {
 		if (sandbox_with_pid(buf, filter, len) == -1)
 			return sandbox_fail(err, errsize, "seccomp: pid slot");
-		prog.filter = buf;
+		filter = buf;
 	}
+	if ((len = sandbox_tree(filter, len, tree, NELEM(tree))) == 0)
+		return sandbox_fail(
+		    err, errsize, "seccomp: tree: %s", strerror(errno));
+	prog.len = (unsigned short)len;
+	prog.filter = tree;
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
 		SECCOMP_FILTER_FLAG_TSYNC, &prog) == 0) {
 		sandbox_under_listener |= role == SANDBOX_LISTENER;
