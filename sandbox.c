@@ -769,40 +769,50 @@ sb_tree_layout(struct sb_tree *t, size_t outmax)
  * each test the number in A), as SB_HEAD, a balanced tree of BPF_JGE on
  * the number, and the blocks' instructions that the tree's leaves enter
  * with the number still in A.  Every input gets the answer the list
- * gives.  Writes at most outmax instructions to out and returns how many,
- * or 0 with errno EINVAL when prog is not of that form, or E2BIG when it
- * or its tree is too long.
+ * gives.  t is the scratch it works in.  Writes at most outmax
+ * instructions to out and returns how many, or 0 with errno EINVAL when
+ * prog is not of that form, or E2BIG when it or its tree is too long.
  */
 static size_t
-sandbox_tree(const struct sock_filter *prog, size_t len,
+sandbox_tree(struct sb_tree *t, const struct sock_filter *prog, size_t len,
     struct sock_filter *out, size_t outmax)
 {
-	struct sb_tree t;
 	size_t n;
 
 	if (len > SB_TREE_IN_MAX) {
 		errno = E2BIG;
 		return 0;
 	}
-	memset(&t, 0, sizeof(t));
-	t.in = prog;
-	t.len = len;
-	t.out = out;
+	memset(t, 0, sizeof(*t));
+	t->in = prog;
+	t->len = len;
+	t->out = out;
 	if (len <= SB_HEAD_LEN ||
 	    memcmp(prog, sandbox_head, sizeof(sandbox_head)) != 0 ||
-	    sb_tree_keys(&t) == -1) {
+	    sb_tree_keys(t) == -1) {
 		errno = EINVAL;
 		return 0;
 	}
-	sb_tree_spans(&t);
-	if (sb_tree_keep(&t) == -1) {
+	sb_tree_spans(t);
+	if (sb_tree_keep(t) == -1) {
 		errno = EINVAL;
 		return 0;
 	}
-	if ((n = sb_tree_layout(&t, outmax)) == 0)
+	if ((n = sb_tree_layout(t, outmax)) == 0)
 		errno = E2BIG;
 	return n;
 }
+
+/*
+ * What installing a filter works in, some 14 KiB: mapped for the install
+ * and unmapped after it, since a process keeps every stack page it has
+ * touched, and a held tunnel's process would keep these for its life.
+ */
+struct sb_scratch {
+	struct sock_filter with_pid[NELEM(sandbox_connection_prog)];
+	struct sock_filter tree[SB_TREE_MAX];
+	struct sb_tree t;
+};
 #endif /* SANDBOX_ARCH */
 
 /* Appends the decimal digits of v to p; async-signal-safe. */
@@ -1165,6 +1175,32 @@ sandbox_with_pid(
 	buf[SANDBOX_PID_AT].k = (uint32_t)getpid();
 	return 0;
 }
+
+/*
+ * Writes the role's filter into sc->tree, laid out as a tree; returns its
+ * length, or 0 with the message in err.
+ */
+static size_t
+sandbox_build(
+    enum sandbox_role role, struct sb_scratch *sc, char *err, size_t errsize)
+{
+	const struct sock_filter *filter;
+	size_t len, n;
+
+	sandbox_prog_for(role, &filter, &len);
+	if (role == SANDBOX_CONNECTION) {
+		if (sandbox_with_pid(sc->with_pid, filter, len) == -1) {
+			sandbox_fail(err, errsize, "seccomp: pid slot");
+			return 0;
+		}
+		filter = sc->with_pid;
+	}
+	n = sandbox_tree(&sc->t, filter, len, sc->tree, NELEM(sc->tree));
+	if (n == 0)
+		sandbox_fail(
+		    err, errsize, "seccomp: tree: %s", strerror(errno));
+	return n;
+}
 #endif
 
 /* Installs the role's filter; -1 with a message. */
@@ -1172,28 +1208,29 @@ static int
 sandbox_seccomp(enum sandbox_role role, char *err, size_t errsize)
 {
 #ifdef SANDBOX_ARCH
-	struct sock_filter buf[NELEM(sandbox_connection_prog)];
-	struct sock_filter tree[SB_TREE_MAX];
-	const struct sock_filter *filter;
+	struct sb_scratch *sc;
 	struct sock_fprog prog;
-	size_t len;
+	int rc, saved;
 
-	sandbox_prog_for(role, &filter, &len);
-	if (role == SANDBOX_CONNECTION) {
-		if (sandbox_with_pid(buf, filter, len) == -1)
-			return sandbox_fail(err, errsize, "seccomp: pid slot");
-		filter = buf;
-	}
-	if ((len = sandbox_tree(filter, len, tree, NELEM(tree))) == 0)
+	sc = mmap(NULL, sizeof(*sc), PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (sc == MAP_FAILED)
 		return sandbox_fail(
-		    err, errsize, "seccomp: tree: %s", strerror(errno));
-	prog.len = (unsigned short)len;
-	prog.filter = tree;
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-		SECCOMP_FILTER_FLAG_TSYNC, &prog) == 0) {
+		    err, errsize, "seccomp: scratch: %s", strerror(errno));
+	prog.len = (unsigned short)sandbox_build(role, sc, err, errsize);
+	prog.filter = sc->tree;
+	rc = prog.len == 0 ? 1
+			   : (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+				 SECCOMP_FILTER_FLAG_TSYNC, &prog);
+	saved = errno;
+	munmap(sc, sizeof(*sc));
+	errno = saved;
+	if (rc == 0) {
 		sandbox_under_listener |= role == SANDBOX_LISTENER;
 		return 0;
 	}
+	if (rc == 1)
+		return -1; /* sandbox_build() said why */
 	return sandbox_fail(err, errsize, "seccomp filter: %s%s",
 	    strerror(errno),
 	    errno == EINVAL || errno == ENOSYS

@@ -219,6 +219,9 @@ test_nr(uint32_t arch, int nr)
 				}
 }
 
+/* sandbox_tree()'s working space, for every tree the tests lay out. */
+static struct sb_tree test_scratch;
+
 /* Lays out list as a tree into t; -1 when sandbox_tree() refuses it. */
 static int
 test_tree_of(struct test_tree *t, const char *name,
@@ -227,7 +230,8 @@ test_tree_of(struct test_tree *t, const char *name,
 	t->name = name;
 	t->list = list;
 	t->len = len;
-	t->tree_len = sandbox_tree(list, len, t->tree, NELEM(t->tree));
+	t->tree_len = sandbox_tree(
+	    &test_scratch, list, len, t->tree, NELEM(t->tree));
 	if (t->tree_len == 0) {
 		printf("not ok 2 %s: no tree: %s\n", name, strerror(errno));
 		return -1;
@@ -257,7 +261,8 @@ test_long_jumps(void)
 		    (uint32_t)(2 * i + 1), (uint8_t)(TEST_CHAIN - i), 0);
 	list[SB_HEAD_LEN + TEST_CHAIN] = (struct sock_filter)SB_TRAP;
 	list[SB_HEAD_LEN + TEST_CHAIN + 1] = (struct sock_filter)SB_ALLOWED;
-	if ((n = sandbox_tree(list, NELEM(list), tree, NELEM(tree))) == 0) {
+	if ((n = sandbox_tree(
+		 &test_scratch, list, NELEM(list), tree, NELEM(tree))) == 0) {
 		printf("# no tree for the long list: %s\n", strerror(errno));
 		return 0;
 	}
