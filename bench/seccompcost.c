@@ -102,6 +102,9 @@ bench_installs(int n, const struct sock_filter *under, size_t ulen,
 	return sum / n;
 }
 
+/* sandbox_tree()'s working space. */
+static struct sb_tree bench_scratch;
+
 /* Lays list out as a tree into tree, n times; the mean microseconds. */
 static double
 bench_convert(const struct sock_filter *list, size_t len,
@@ -111,7 +114,8 @@ bench_convert(const struct sock_filter *list, size_t len,
 	int i;
 
 	for (i = 0; i < n; i++)
-		*tlen = sandbox_tree(list, len, tree, SB_TREE_MAX);
+		*tlen = sandbox_tree(
+		    &bench_scratch, list, len, tree, SB_TREE_MAX);
 	return (bench_now_us() - t) / n;
 }
 
@@ -152,7 +156,7 @@ main(int argc, char **argv)
 	printf("sandbox_tree: connection %.2f us, child %.2f us\n",
 	    bench_convert(conn, NELEM(conn), conn_tree, &ct, 10000),
 	    bench_convert(child, NELEM(child), child_tree, &cht, 10000));
-	lt = sandbox_tree(lis, ll, lis_tree, SB_TREE_MAX);
+	lt = sandbox_tree(&bench_scratch, lis, ll, lis_tree, SB_TREE_MAX);
 	bench_cache("connection list", conn, NELEM(conn));
 	bench_cache("connection tree", conn_tree, ct);
 	for (r = 0; r < rounds; r++) {
