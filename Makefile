@@ -53,7 +53,7 @@ TEST_BINS = tests/unit/request_test tests/unit/policy_test \
 	tests/unit/outcome_test tests/unit/auth_test tests/unit/peer_test \
 	tests/unit/proxyproto_test tests/unit/upstream_test \
 	tests/unit/sandbox_test tests/unit/sandbox_test_asan \
-	tests/tools/peer_check \
+	tests/unit/reuse_test tests/tools/peer_check \
 	tests/tools/sandbox_check tests/tools/nofeature tests/tools/violate.so \
 	fuzz/replay_request \
 	fuzz/replay_auth fuzz/replay_config fuzz/replay_conffile \
@@ -127,6 +127,9 @@ tests/unit/policy_test: tests/unit/policy_test.c policy.o request.o outcome.o \
 
 tests/unit/auth_test: tests/unit/auth_test.c auth.o util.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcrypt
+
+tests/unit/reuse_test: tests/unit/reuse_test.c reuse.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 tests/unit/peer_test: tests/unit/peer_test.c peer.o util.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^

@@ -158,18 +158,27 @@ log_flush(void)
 		}
 }
 
+/* log_flush() is an exit handler of this process (the journal sink). */
+static int log_flush_at_exit;
+
+void
+log_exit(void)
+{
+	if (log_flush_at_exit)
+		log_flush();
+}
+
 void
 log_init(enum log_sink wanted, int stderr_unsafe)
 {
-	static int flush_at_exit;
 	enum log_sink sink = log_settle(wanted, stderr_unsafe);
 
 	if (log_sink == LOG_SINK_SYSLOG && sink != LOG_SINK_SYSLOG)
 		closelog();
 	if (sink == LOG_SINK_SYSLOG && log_sink != LOG_SINK_SYSLOG)
 		openlog("connectd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
-	if (sink == LOG_SINK_JOURNAL && !flush_at_exit)
-		flush_at_exit = atexit(log_flush) == 0;
+	if (sink == LOG_SINK_JOURNAL && !log_flush_at_exit)
+		log_flush_at_exit = atexit(log_flush) == 0;
 	log_sink = sink;
 	log_stderr_unsafe = stderr_unsafe;
 }

@@ -59,6 +59,12 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A warning as is. */
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * Does what the log's exit handlers would, for a process about to leave
+ * with _exit(2): waits for the journal to read what it sent (see log.c).
+ */
+void log_exit(void);
+
 /* Writes the closing line for one connection. */
 void log_record(const struct log_record *r);
 

@@ -77,12 +77,29 @@ _Static_assert(
     NELEM(relay_end_names) == RELAY_END_COUNT, "every relay_end has a name");
 
 static char relay_up_buf[RELAY_BUF_SIZE], relay_down_buf[RELAY_BUF_SIZE];
+/*
+ * How far into each buffer a read(2) has ever written: all that
+ * relay_wipe() must clear, where a short tunnel uses a few bytes of 64 KiB.
+ */
+static size_t relay_up_dirty, relay_down_dirty;
 
 void
 relay_wipe(void)
 {
-	explicit_bzero(relay_up_buf, sizeof(relay_up_buf));
-	explicit_bzero(relay_down_buf, sizeof(relay_down_buf));
+	explicit_bzero(relay_up_buf, relay_up_dirty);
+	explicit_bzero(relay_down_buf, relay_down_dirty);
+	relay_up_dirty = relay_down_dirty = 0;
+}
+
+/* Notes that buf holds bytes up to end, for relay_wipe(). */
+static void
+relay_dirty(const char *buf, size_t end)
+{
+	size_t *dirty = buf == relay_up_buf ? &relay_up_dirty
+					    : &relay_down_dirty;
+
+	if (end > *dirty)
+		*dirty = end;
 }
 
 const char *
@@ -196,6 +213,7 @@ relay_read_buf(struct relay_dir *d, short revents)
 	    d->src, d->buf + d->off + d->len, RELAY_BUF_SIZE - d->off - d->len);
 	if (n > 0) {
 		d->len += (size_t)n;
+		relay_dirty(d->buf, d->off + d->len);
 		if (d->mode == RELAY_AT_MARK)
 			d->mode = RELAY_COPY;
 	} else if (n == 0) {

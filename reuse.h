@@ -23,8 +23,9 @@ struct reuse_base {
  * Takes into b what reuse_clean() compares against: the resource limits,
  * and the count of fds open below probe_max (the log's own aside; a
  * leaked fd takes the lowest free number, so it falls below the client's
- * fd plus some room), counted with fcntl(2) as the sandbox allows.
- * Returns 0 with b->taken set, or -1 with errno from getrlimit(2).
+ * fd plus some room), counted with one poll(2).
+ * Returns 0 with b->taken set, or -1 with errno from getrlimit(2) or
+ * poll(2).
  */
 int reuse_snapshot(struct reuse_base *b, int probe_max);
 

@@ -43,6 +43,8 @@
 #define SERVER_PAUSE_MIN_MS 16
 #define SERVER_PAUSE_MAX_MS 1024
 #define SERVER_LOG_INTERVAL_MS 1000 /* at most one line per kind and second */
+/* A connection is served non-blocking: accepted so, it needs no fcntl(2). */
+#define SERVER_ACCEPT_FLAGS (SOCK_CLOEXEC | SOCK_NONBLOCK)
 
 /* Why a connection was answered 503 by the parent itself. */
 enum server_refusal {
@@ -75,6 +77,7 @@ struct server {
 	size_t spares; /* spares to keep waiting */
 	size_t reuse; /* connections a spare may serve, one after another */
 	size_t reuse_left; /* in a spare: connections it may still serve */
+	pid_t self; /* in a spare: its pid, as it tells the parent */
 	size_t idle; /* spares waiting now: the first entries of idle_pid */
 	pid_t idle_pid[OPTIONS_SPARES_MAX];
 	int64_t refill_ms; /* no spare is forked before then */
@@ -351,7 +354,7 @@ server_accept_with_spare(struct server *sv, int err)
 		return ACCEPT_PAUSE;
 	close(sv->spare);
 	sv->spare = -1;
-	fd = accept4(sv->lfd, NULL, NULL, SOCK_CLOEXEC);
+	fd = accept4(sv->lfd, NULL, NULL, SERVER_ACCEPT_FLAGS);
 	/* The first accept(2) says EMFILE even when the queue is empty. */
 	if (fd == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 		server_spare(sv);
@@ -487,7 +490,6 @@ static enum server_status
 server_spare_wait(struct server *sv, int *conn)
 {
 	struct epoll_event ev[2];
-	pid_t self = getpid();
 	int fd = -1, n, i, ready;
 
 	proctitle_set("connectd: %s [spare]", sv->where);
@@ -508,12 +510,12 @@ server_spare_wait(struct server *sv, int *conn)
 		}
 		if (!ready)
 			continue;
-		fd = accept4(sv->lfd, NULL, NULL, SOCK_CLOEXEC);
+		fd = accept4(sv->lfd, NULL, NULL, SERVER_ACCEPT_FLAGS);
 		if (fd == -1 && server_accept_failed(sv, errno) == ACCEPT_PAUSE)
 			return SERVER_FAILED;
 	}
 	/* Four bytes: one atomic write, even with other spares writing. */
-	if (write(sv->taken[1], &self, sizeof(self)) == -1)
+	if (write(sv->taken[1], &sv->self, sizeof(sv->self)) == -1)
 		log_warn("spare: telling the parent");
 	/* The last connection it may serve: nothing of the listener stays. */
 	if (--sv->reuse_left == 0)
@@ -543,6 +545,7 @@ server_refill(struct server *sv, int *conn)
 		if (pid == 0) {
 			server_child_close(sv);
 			sv->reuse_left = sv->reuse;
+			sv->self = getpid();
 			sv->child = server_spare_wait(sv, conn);
 			return 1;
 		}
@@ -581,7 +584,7 @@ server_fork(struct server *sv, int fd, int *conn)
 static enum server_accept
 server_accept(struct server *sv, int *conn)
 {
-	int fd = accept4(sv->lfd, NULL, NULL, SOCK_CLOEXEC);
+	int fd = accept4(sv->lfd, NULL, NULL, SERVER_ACCEPT_FLAGS);
 	enum server_accept next;
 
 	if (fd == -1)
@@ -805,7 +808,7 @@ enum server_status
 server_next(int *conn)
 {
 	struct server *sv = &server_state;
-	pid_t idle = -getpid();
+	pid_t idle = -sv->self;
 
 	if (sv->reuse_left == 0)
 		return SERVER_STOPPED;

@@ -158,6 +158,8 @@ util_set_nonblock(int fd)
 
 	if (flags == -1)
 		return -1;
+	if (flags & O_NONBLOCK)
+		return 0;
 	return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 

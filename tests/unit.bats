@@ -26,6 +26,14 @@ setup() {
 	done
 }
 
+@test "--reuse: a child's baseline, and every way it is not back to it (an fd, a limit, a name resolved)" {
+	run "$top/tests/unit/reuse_test"
+	echo "$output" | grep -v '^ok' || true
+	[ "$status" -eq 0 ]
+	[[ $output == 1..* ]]
+	[[ $output != *"not ok"* ]]
+}
+
 @test "outcome table: a filled row for every outcome, statuses and RFC 9209 types that agree" {
 	run "$top/tests/unit/outcome_test"
 	echo "$output" | grep -v '^ok' || true
