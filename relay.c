@@ -564,6 +564,17 @@ relay_loop(struct relay_dir *dirs, struct pollfd *pfd, int64_t idle_ms,
 			relay_cut(dirs);
 			return;
 		}
+		/*
+		 * Past the lifetime poll(2) waits no more, but a tunnel kept
+		 * busy has an fd ready at every call and would never see it
+		 * return 0: the deadline is checked here too.
+		 */
+		if (lifetime_deadline >= 0 &&
+		    util_now_ms() >= lifetime_deadline) {
+			res->end = RELAY_END_MAX_LIFETIME;
+			relay_cut(dirs);
+			return;
+		}
 		if (relay_move(dirs, &moved, res) == -1)
 			return;
 		if (moved)
