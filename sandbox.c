@@ -401,8 +401,6 @@ static const struct sock_filter sandbox_child_prog[] = {
 	SB_DENY(__NR_landlock_restrict_self),
 	SB_ALLOWED,
 };
-_Static_assert(NELEM(sandbox_child_prog) <= NELEM(sandbox_connection_prog),
-    "sandbox_seccomp() copies either into one buffer");
 
 /*
  * The filters as the kernel gets them.  To find the calls a filter always
@@ -1136,8 +1134,9 @@ sandbox_arm(int log_fd)
 
 #ifdef SANDBOX_ARCH
 /*
- * The program for role: a connection's whole list, or under the listener's
- * filter only the short one that takes a connection the rest of the way.
+ * The list for role, laid out as a tree: the listener's, or a connection's
+ * whole list (under the listener's filter, sandbox_seccomp_child() installs
+ * the short one as it is).
  */
 static void
 sandbox_prog_for(
@@ -1146,9 +1145,6 @@ sandbox_prog_for(
 	if (role == SANDBOX_LISTENER) {
 		*prog = sandbox_listener_prog;
 		*len = NELEM(sandbox_listener_prog);
-	} else if (sandbox_under_listener) {
-		*prog = sandbox_child_prog;
-		*len = NELEM(sandbox_child_prog);
 	} else {
 		*prog = sandbox_connection_prog;
 		*len = NELEM(sandbox_connection_prog);
