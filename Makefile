@@ -35,7 +35,7 @@ endif
 # The modules in the order a connection meets them: main and its steps
 # (connectd, session), launch; 1 read the head (head, proxyproto,
 # request); 2 check it (check: peer, auth, policy); 3 dial (route:
-# upstream, resolve, dial); 4 answer (answer: outcome, reply); 5 relay;
+# upstream, resolve and dns, dial); 4 answer (answer: outcome, reply); 5 relay;
 # 6 log (record, log); then the high-rate server, --reuse, confinement
 # and the plumbing.  The relay comes last all the same: the linker lays
 # out .bss in this order, and with the relay's two 64 KiB buffers at its
@@ -44,7 +44,7 @@ endif
 # written is memory per held tunnel (docs/benchmarks.md, PSS).
 OBJS = connectd.o session.o options.o launch.o head.o proxyproto.o \
 	request.o check.o peer.o auth.o policy.o route.o upstream.o resolve.o \
-	dial.o answer.o outcome.o reply.o record.o log.o server.o \
+	dns.o dial.o answer.o outcome.o reply.o record.o log.o server.o \
 	reuse.o confine.o sandbox.o proctitle.o util.o relay.o
 SRCS = $(OBJS:.o=.c)
 HDRS = $(wildcard *.h)
@@ -53,12 +53,12 @@ TEST_BINS = tests/unit/request_test tests/unit/policy_test \
 	tests/unit/outcome_test tests/unit/auth_test tests/unit/peer_test \
 	tests/unit/proxyproto_test tests/unit/upstream_test \
 	tests/unit/sandbox_test tests/unit/sandbox_test_asan \
-	tests/unit/reuse_test tests/tools/peer_check \
+	tests/unit/reuse_test tests/unit/dns_test tests/tools/peer_check \
 	tests/tools/sandbox_check tests/tools/nofeature tests/tools/violate.so \
 	fuzz/replay_request \
 	fuzz/replay_auth fuzz/replay_config fuzz/replay_conffile \
-	fuzz/replay_proxyproto fuzz/replay_upstream
-FUZZ_TARGETS = request auth config conffile proxyproto upstream
+	fuzz/replay_proxyproto fuzz/replay_upstream fuzz/replay_dns
+FUZZ_TARGETS = request auth config conffile proxyproto upstream dns
 # What each fuzz target links besides its own file.
 FUZZ_SRCS_request = request.c
 FUZZ_SRCS_auth = auth.c util.c -lcrypt
@@ -67,6 +67,7 @@ FUZZ_SRCS_conffile = options.c policy.c peer.c request.c sandbox.c \
 	upstream.c util.c
 FUZZ_SRCS_proxyproto = proxyproto.c
 FUZZ_SRCS_upstream = upstream.c request.c util.c
+FUZZ_SRCS_dns = dns.c
 FUZZ_RUNS ?= 10000000
 FUZZ_CC ?= clang
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -95,12 +96,23 @@ deps-check:
 # only (no module downloads; Go's caches inside build-clients/).
 UNDICI_VERSION = 6.29.1
 build-clients: build-clients/node_modules/undici/package.json \
-	build-clients/goget
+	build-clients/goget build-clients/nss/libnss_resolve.so.2
 
 build-clients/node_modules/undici/package.json:
 	@mkdir -p build-clients
 	npm install --prefix build-clients --no-save --no-audit --no-fund \
 		--cache $(CURDIR)/build-clients/npm-cache undici@$(UNDICI_VERSION)
+
+# libnss-resolve's module for tests/nss-pass, unpacked from Debian's package
+# rather than installed: installing it brings systemd-resolved, which turns
+# /etc/resolv.conf into a link to a stub only a booted systemd serves.
+build-clients/nss/libnss_resolve.so.2:
+	@rm -rf build-clients/nss && mkdir -p build-clients/nss/deb
+	cd build-clients/nss/deb && { apt-get download libnss-resolve || \
+		{ apt-get update -qq && apt-get download libnss-resolve; }; }
+	dpkg-deb -x build-clients/nss/deb/libnss-resolve_*.deb \
+		build-clients/nss/root
+	cp "$$(find build-clients/nss/root -name libnss_resolve.so.2)" $@
 
 build-clients/goget: tests/tools/goget/main.go tests/tools/goget/go.mod
 	@mkdir -p build-clients
@@ -129,6 +141,9 @@ tests/unit/auth_test: tests/unit/auth_test.c auth.o util.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcrypt
 
 tests/unit/reuse_test: tests/unit/reuse_test.c reuse.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
+tests/unit/dns_test: tests/unit/dns_test.c dns.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
 tests/unit/peer_test: tests/unit/peer_test.c peer.o util.o
@@ -183,6 +198,9 @@ fuzz/replay_upstream: fuzz/replay.c fuzz/fuzz_upstream.c upstream.o request.o \
 	util.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
 
+fuzz/replay_dns: fuzz/replay.c fuzz/fuzz_dns.c dns.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^
+
 # peer_test with AddressSanitizer and UBSan, for the suite's ASan pass.
 build-asan/peer_test: tests/unit/peer_test.c peer.c util.c peer.h util.h
 	@mkdir -p build-asan
@@ -196,7 +214,8 @@ check: deps-check
 	@$(MAKE) --no-print-directory connectd build-asan/connectd \
 		build-asan/peer_test $(TEST_BINS) build-clients
 	@CONNECTD_BUILDS="$(CURDIR)/connectd $(CURDIR)/connectd:--no-splice \
-		$(CURDIR)/build-asan/connectd" tests/run
+		$(CURDIR)/build-asan/connectd" \
+		CONNECTD_NSS_PASS="clients.bats dial.bats" tests/run
 
 # connectd as its users run it: installed with PREFIX=/usr into a cached
 # Debian 12 root (/var/cache/connectd-nspawn) booted with systemd-nspawn,

@@ -8,7 +8,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -77,7 +76,8 @@ struct dial_race {
 	int64_t first_answer_ms; /* when the first address came; -1: none */
 	int64_t v4_wait_until; /* resolution delay for a lone A */
 	int64_t next_start; /* when the next attempt may start */
-	struct pollfd pfd[2 * DIAL_MAX_ADDRS + 1]; /* attempts, resolver */
+	/* The attempts, then the resolver's sockets. */
+	struct pollfd pfd[2 * DIAL_MAX_ADDRS + RESOLVE_POLLFDS];
 	size_t pidx[2 * DIAL_MAX_ADDRS]; /* each one's log entry */
 	size_t npending;
 	struct {
@@ -190,20 +190,29 @@ dial_verdict(const struct dial_failures *f)
 	return OUT_DESTINATION_UNREACHABLE;
 }
 
-/* Adds the addresses of one answer to its family's queue. */
-static void
-dial_enqueue(struct dial_race *r, const struct addrinfo *ai)
-{
-	for (; ai != NULL; ai = ai->ai_next) {
-		int fam = ai->ai_family == AF_INET6 ? RESOLVE_V6 : RESOLVE_V4;
-		struct dial_queue *q = &r->queue[fam];
+_Static_assert(DNS_ADDRS_MAX <= DIAL_MAX_ADDRS, "an answer fits a queue");
 
-		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
-		    q->n == DIAL_MAX_ADDRS ||
-		    ai->ai_addrlen > sizeof(q->addr[0]))
-			continue;
-		memset(&q->addr[q->n], 0, sizeof(q->addr[0]));
-		memcpy(&q->addr[q->n++], ai->ai_addr, ai->ai_addrlen);
+/* Adds the addresses of family fam's answer to its queue. */
+static void
+dial_enqueue(struct dial_race *r, int fam, const struct dns_addrs *a)
+{
+	struct dial_queue *q = &r->queue[fam];
+	uint16_t port = htons((uint16_t)r->req->port);
+	size_t i;
+
+	for (i = 0; i < a->n && q->n < DIAL_MAX_ADDRS; i++) {
+		union dial_addr *d = &q->addr[q->n++];
+
+		memset(d, 0, sizeof(*d));
+		if (fam == RESOLVE_V6) {
+			d->in6.sin6_family = AF_INET6;
+			d->in6.sin6_port = port;
+			memcpy(&d->in6.sin6_addr, a->addr[i], 16);
+		} else {
+			d->in.sin_family = AF_INET;
+			d->in.sin_port = port;
+			memcpy(&d->in.sin_addr, a->addr[i], 4);
+		}
 	}
 }
 
@@ -360,23 +369,27 @@ dial_collect(struct dial_race *r, int64_t now)
 	return 0;
 }
 
-/* Takes in the answers that arrived; the first one starts the clock. */
+/*
+ * Takes in the answers that arrived, given the resolver's n pollfds at
+ * pfd; the first one starts the clock.
+ */
 static void
-dial_answers(struct dial_race *r, int64_t now)
+dial_answers(
+    struct dial_race *r, const struct pollfd *pfd, size_t n, int64_t now)
 {
-	int done = resolve_collect(), fam;
+	int done = resolve_collect(pfd, n, now), fam;
 
 	for (fam = 0; fam < RESOLVE_NFAMILIES; fam++) {
-		const struct addrinfo *ai;
+		const struct dns_addrs *a;
 
 		if (!(done & (1 << fam)))
 			continue;
-		ai = resolve_answer((enum resolve_family)fam);
-		if (ai != NULL)
-			dial_enqueue(r, ai);
+		a = resolve_answer((enum resolve_family)fam);
+		if (a != NULL)
+			dial_enqueue(r, fam, a);
 		if (fam == RESOLVE_V4)
 			r->v4_wait_until = now + DIAL_RESOLUTION_DELAY_MS;
-		if (r->first_answer_ms < 0 && ai != NULL)
+		if (r->first_answer_ms < 0 && a != NULL)
 			r->first_answer_ms = now;
 	}
 	r->resolving = resolve_pending();
@@ -391,6 +404,9 @@ dial_wake(const struct dial_race *r)
 
 	if (r->resolving && r->req->dns_deadline < wake)
 		wake = r->req->dns_deadline;
+	/* A server that did not answer in time: the next one is asked. */
+	if (r->resolving && resolve_wake() < wake)
+		wake = resolve_wake();
 	if (queued && r->npending > 0 && r->next_start < wake)
 		wake = r->next_start;
 	/* Only IPv4 waiting out its AAAA's resolution delay needs a timer. */
@@ -442,7 +458,7 @@ dial_run(struct dial_race *r)
 
 	for (;;) {
 		int64_t now = util_now_ms();
-		nfds_t n;
+		nfds_t n, nres = 0;
 		int rc;
 
 		if (r->resolving && now >= r->req->dns_deadline) {
@@ -463,18 +479,17 @@ dial_run(struct dial_race *r)
 		    !dial_queued(r, RESOLVE_V6) && !dial_queued(r, RESOLVE_V4))
 			return dial_give_up(r, dns_timed_out);
 		n = r->npending;
-		if (r->resolving) {
-			r->pfd[n].fd = resolve_fd();
-			r->pfd[n++].events = POLLIN;
-		}
-		rc = poll(r->pfd, n, util_poll_timeout(dial_wake(r)));
+		if (r->resolving)
+			nres = resolve_pollfds(&r->pfd[n]);
+		rc = poll(r->pfd, n + nres, util_poll_timeout(dial_wake(r)));
 		if (rc == -1 && errno != EINTR)
 			return OUT_INTERNAL_ERROR;
 		now = util_now_ms();
+		/* Before the resolver's entries are read: n stays theirs. */
 		if (rc > 0 && dial_collect(r, now))
 			return OUT_OK;
 		if (r->resolving)
-			dial_answers(r, now);
+			dial_answers(r, &r->pfd[n], nres, now);
 	}
 }
 
@@ -530,20 +545,23 @@ dial_connect(const struct dial_request *req, struct dial_result *res)
 	race.first_answer_ms = -1;
 	res->fd = -1;
 	res->dns_ms = -1;
-	res->resolver_left = 0;
 	if (req->numeric) {
 		if ((o = dial_literal(&race)) != OUT_OK)
 			return o;
-	} else if (resolve_start(req->host, req->port) == -1) {
-		return OUT_RESOURCES_EXHAUSTED;
+	} else if (resolve_start(req->host) == -1) {
+		return errno == EMFILE || errno == ENFILE || errno == ENOMEM
+		    ? OUT_RESOURCES_EXHAUSTED
+		    : OUT_DNS_FAILURE;
 	} else {
 		race.resolving = 1;
+		/* A name of the hosts file is answered at once. */
+		dial_answers(&race, NULL, 0, start);
 	}
 	o = dial_run(&race);
 	dial_write_log(&race);
 	if (race.first_answer_ms >= 0)
 		res->dns_ms = race.first_answer_ms - start;
 	if (!req->numeric)
-		res->resolver_left = resolve_end();
+		resolve_end();
 	return o;
 }

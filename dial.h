@@ -1,6 +1,6 @@
 /*
  * Dialling the target as a modern client does (RFC 8305, Happy Eyeballs
- * v2): AAAA and A asked at once, connecting on the first answer, families
+ * v2): AAAA and A asked at once (resolve.h), connecting on the first answer, families
  * interleaved, a new attempt every DIAL_ATTEMPT_DELAY_MS or at once when
  * one fails, earlier attempts kept running, the first to connect winning,
  * all under one deadline.  No logging: the caller gets an outcome and a
@@ -42,7 +42,6 @@ struct dial_result {
 	int fd; /* connected, non-blocking; -1 on failure */
 	struct sockaddr_storage addr; /* the address that connected */
 	int64_t dns_ms; /* duration until the first address; -1 if none */
-	int resolver_left; /* a query glibc could not cancel still runs */
 	/* Last: only its start is written for a tunnel or two addresses. */
 	char tried[DIAL_TRIED_MAX]; /* "addr=result,..." for the log */
 };
@@ -51,13 +50,13 @@ struct dial_result {
  * Resolves and connects as described above.  An address the filter refuses
  * is skipped without a packet sent.  Returns OUT_OK with res->fd connected
  * and owned by the caller, or with res->fd -1: OUT_DNS_NXDOMAIN,
- * OUT_DNS_NO_ADDRESS, OUT_DNS_FAILURE, OUT_DNS_TIMEOUT,
+ * OUT_DNS_NO_ADDRESS, OUT_DNS_SERVFAIL, OUT_DNS_REFUSED, OUT_DNS_FAILURE,
+ * OUT_DNS_TIMEOUT,
  * OUT_CONNECTION_REFUSED, OUT_CONNECTION_BLOCKED (EACCES or EPERM: the host
  * or a firewall on the path prohibits it), OUT_DESTINATION_UNREACHABLE,
  * OUT_CONNECTION_TIMEOUT, OUT_RESOURCES_EXHAUSTED, or the filter's outcome
- * when it refused every address.  res must outlive the process's use of the
- * resolver (keep it static): a query glibc could not cancel may still write
- * to it.
+ * when it refused every address.  Nothing of the resolution is left in the
+ * process when it returns.
  */
 enum outcome
 dial_connect(const struct dial_request *req, struct dial_result *res);

@@ -1,14 +1,19 @@
 /*
- * Name resolution with a deadline: AAAA and A asked at once through glibc's
- * getaddrinfo_a(3), each answer signalled on a pollable fd, so the dialer
- * can start connecting on the first answer (RFC 8305 section 3) and give up
- * on a dead resolver, which blocking getaddrinfo(3) never does.
+ * Name resolution with a deadline, by connectd's own stub resolver: the
+ * name is looked up in /etc/hosts, and only when the file does not name it,
+ * asked of the nameservers of /etc/resolv.conf, AAAA and A at once over
+ * UDP (TCP after a truncated answer), each answer read in the dialer's own
+ * poll(2), so it connects on the first one (RFC 8305 section 3).  No
+ * thread, no library, no NSS module: nothing runs in the confined process
+ * but this code (connectd(8), RESOLVING NAMES).
  */
 #ifndef CONNECTD_RESOLVE_H
 #define CONNECTD_RESOLVE_H
 
-#include <netdb.h>
+#include <poll.h>
+#include <stdint.h>
 
+#include "dns.h"
 #include "outcome.h"
 
 enum resolve_family {
@@ -17,31 +22,42 @@ enum resolve_family {
 	RESOLVE_NFAMILIES,
 };
 
-/*
- * Starts both queries for host and port.  The resolver's state is this
- * module's own: one resolution at a time per process.  host is looked up
- * as written, in /etc/hosts and as an absolute DNS name: the search list is
- * turned off for the process (LOCALDOMAIN is set empty).  host must stay
- * valid until resolve_end(): the resolver threads read it.  Returns 0, or
- * -1 with errno (the caller answers 503).
- */
-int resolve_start(const char *host, unsigned int port);
-
-/* The fd that turns readable when an answer arrives; -1 when idle. */
-int resolve_fd(void);
+/* The pollfds resolve_pollfds() fills at most. */
+#define RESOLVE_POLLFDS RESOLVE_NFAMILIES
 
 /*
- * After resolve_fd() turned readable (or at any time), collects finished
- * queries.  Returns a bit mask (1 << family) of the families that finished
- * now; resolve_answer() then gives their addresses.
+ * Starts resolving host (a name, not an address literal): reads the hosts
+ * file, and when it does not name host, resolv.conf, and sends both
+ * queries.  The state is this module's own: one resolution at a time per
+ * process.  Returns 0, or -1 with errno when a descriptor or memory ran
+ * out (the caller answers 503).
  */
-int resolve_collect(void);
+int resolve_start(const char *host);
 
 /*
- * The addresses a finished family's query gave, or NULL when it gave none
- * or is not finished.  Owned by this module until resolve_end().
+ * Fills pfd (RESOLVE_POLLFDS entries at most) with the sockets of the
+ * queries still pending; returns how many.
  */
-const struct addrinfo *resolve_answer(enum resolve_family f);
+size_t resolve_pollfds(struct pollfd *pfd);
+
+/* When a pending query next gives up on its server; INT64_MAX for none. */
+int64_t resolve_wake(void);
+
+/*
+ * After poll(2) on the n entries resolve_pollfds() gave (or with n 0, at
+ * any time): reads the answers that came, asks again where a server did
+ * not answer in time or failed, and ends the queries that are done.
+ * Returns a bit mask (1 << family) of the families that finished now;
+ * resolve_answer() then gives their addresses.
+ */
+int resolve_collect(const struct pollfd *pfd, size_t n, int64_t now);
+
+/*
+ * The addresses a finished family's query gave (4 bytes each for
+ * RESOLVE_V4, 16 for RESOLVE_V6), or NULL when it gave none or is not
+ * finished.  Owned by this module until the next resolve_start().
+ */
+const struct dns_addrs *resolve_answer(enum resolve_family f);
 
 /* 1 while family f's query is still pending. */
 int resolve_family_pending(enum resolve_family f);
@@ -50,18 +66,16 @@ int resolve_family_pending(enum resolve_family f);
 int resolve_pending(void);
 
 /*
- * The outcome for a name whose finished queries gave no address:
- * OUT_DNS_NXDOMAIN, OUT_DNS_NO_ADDRESS, OUT_DNS_FAILURE or
- * OUT_RESOURCES_EXHAUSTED.
+ * The outcome for a name whose queries gave no address: OUT_DNS_NXDOMAIN,
+ * OUT_DNS_NO_ADDRESS, OUT_DNS_SERVFAIL, OUT_DNS_REFUSED, OUT_DNS_FAILURE,
+ * OUT_DNS_TIMEOUT (no server answered) or OUT_RESOURCES_EXHAUSTED.
  */
 enum outcome resolve_verdict(void);
 
 /*
- * Cancels what is pending and frees the answers.  A query glibc cannot
- * cancel keeps its thread until it ends, writing only into this module's
- * state, which stays untouched; the process exits soon after, which ends
- * the thread too.  Returns 1 when such a query is left running, else 0.
+ * Ends the resolution: closes every socket it holds, so nothing of it is
+ * left in the process (a --reuse child serves again after it).
  */
-int resolve_end(void);
+void resolve_end(void);
 
 #endif

@@ -60,18 +60,18 @@ reuse_snapshot(struct reuse_base *b, int probe_max)
 }
 
 /*
- * Whether a child of --reuse may serve again after s, its fds closed:
- * conservatively no once a name went to the resolver (getaddrinfo_a(3)
- * leaves a thread behind; no other code starts one), or with an fd (the
- * log's own aside) or a resource limit that was not there before its
- * first connection, or when it could not be confined.
+ * Whether a child of --reuse may serve again after s, its fds closed: no
+ * with an fd (the log's own aside, a resolver's socket) or a resource
+ * limit that was not there before its first connection, or when it could
+ * not be confined.  A lookup leaves nothing else: the resolver is
+ * connectd's own, with no thread and no library state.
  */
 int
 reuse_clean(const struct session *s, const struct reuse_base *before)
 {
 	struct reuse_base now;
 
-	if (!before->taken || s->resolved || !s->confined ||
+	if (!before->taken || !s->confined ||
 	    reuse_snapshot(&now, before->probe_max) == -1 ||
 	    now.fds != before->fds)
 		return 0;

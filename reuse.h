@@ -31,10 +31,9 @@ int reuse_snapshot(struct reuse_base *b, int probe_max);
 
 /*
  * Whether a child of --reuse may serve again after s, its fds closed:
- * 1 when before was taken and the child is as it was then; 0,
- * conservatively, once a name went to the resolver (getaddrinfo_a(3)
- * leaves a thread behind; no other code starts one), when it was not
- * confined, or with an fd or a resource limit that was not there before.
+ * 1 when before was taken and the child is as it was then; 0 when it was
+ * not confined, or with an fd or a resource limit that was not there
+ * before.
  */
 int reuse_clean(const struct session *s, const struct reuse_base *before);
 

@@ -62,7 +62,6 @@ dial_upstream(struct session *s, struct dial_request *dial)
 	dial->numeric = up->numeric;
 	dial->port = up->port;
 	dial->filter = NULL;
-	s->resolved = !dial->numeric;
 	o = dial_connect(dial, &s->dial);
 	s->dialled = 1;
 	if (o == OUT_OK) {
@@ -95,7 +94,6 @@ route_dial(struct session *s)
 	} else {
 		dial.host = s->req.host;
 		dial.numeric = s->req.host_kind != REQ_HOST_NAME;
-		s->resolved = !dial.numeric;
 		dial.port = s->req.port;
 		dial.filter = &filter;
 		o = dial_connect(&dial, &s->dial);

@@ -15,8 +15,8 @@
  * Opens the way to s's checked target within --connect-timeout: dials it
  * (each address through check_address()) or the parent, sends the PROXY
  * header with --send-proxy, and through a parent sends our CONNECT and
- * reads its answer.  Sets s->dialled, s->dial, s->connect_ms, s->resolved
- * and, through a parent, s->via_upstream, s->via, s->upstream_status and
+ * reads its answer.  Sets s->dialled, s->dial, s->connect_ms and,
+ * through a parent, s->via_upstream, s->via, s->upstream_status and
  * the answer's bytes.  Returns OUT_OK with s->dial.fd ready for the
  * tunnel, or the outcome that refuses it (the dial's, an address policy's
  * for a literal sent to the parent, an OUT_UPSTREAM_* one, the outcome the

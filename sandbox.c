@@ -39,10 +39,9 @@
 
 /*
  * Descriptors one connection can hold at once: fds 0-2 and the launcher's,
- * the log socket, the resolver's signalfd, two resolver threads with a
- * hosts file and two sockets each, every Happy Eyeballs attempt
- * (2 * DIAL_MAX_ADDRS), the relay's two pipes, the auth file and a library
- * being loaded: 52, rounded up.
+ * the log socket, the resolver's file and its two sockets, every Happy
+ * Eyeballs attempt (2 * DIAL_MAX_ADDRS), the relay's two pipes, the auth
+ * file and a library being loaded: 47, rounded up.
  */
 #define SANDBOX_NOFILE 64
 
@@ -75,21 +74,19 @@ struct sandbox_ll_attr {
 };
 
 /*
- * Read after start by every role: the resolver's files, the zone file
- * syslog(3) stamps lines with, and the loader's cache for the libraries
- * loaded late (NSS modules, libcrypt, libgcc_s for thread cancellation).
+ * Read after start by every role: the resolver's two files (resolve.c
+ * reads no other: no nsswitch.conf, no NSS module), the zone file
+ * syslog(3) stamps lines with, and the loader's cache for the one library
+ * loaded late (libcrypt, with --auth-file).
  */
 static const char *const sandbox_system_files[] = {
 	"/etc/hosts",
 	"/etc/resolv.conf",
-	"/etc/nsswitch.conf",
-	"/etc/gai.conf",
-	"/etc/host.conf",
 	"/etc/localtime",
 	"/etc/ld.so.cache",
 };
 
-/* Where those libraries live. */
+/* Where that library lives. */
 static const char *const sandbox_lib_dirs[] = {
 	"/lib",
 	"/lib64",
@@ -207,8 +204,8 @@ sandbox_allow_file(struct sandbox *sb, const char *path)
 	    SB_LD(offsetof(struct seccomp_data, nr)) SB_X32
 
 /*
- * Signals to this process only (abort(3), pthread_cancel(3), the
- * resolver's completion signal): the pid is patched in at SANDBOX_PID_AT.
+ * Signals to this process only (abort(3), raise(3)): the pid is patched in
+ * at SANDBOX_PID_AT.
  */
 #define SB_SELF_SIGNALS                                                        \
 	SB_JEQ(__NR_tgkill, 1, 0), SB_JEQ(__NR_rt_sigqueueinfo, 0, 4),         \
@@ -232,16 +229,15 @@ sandbox_allow_file(struct sandbox *sb, const char *path)
 	    CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET)
 
 /*
- * Sockets: TCP and UDP to dial and resolve, AF_UNIX for syslog, nscd and
- * systemd's NSS modules, netlink for the routing table (getaddrinfo(3)
- * sorts by source address) and sock_diag (--allow-uid).
+ * Sockets: TCP and UDP to dial and resolve, AF_UNIX for syslog, netlink
+ * for sock_diag (--allow-uid) only: the resolver is connectd's own, so
+ * nothing asks the routing table (as getaddrinfo(3) did to sort).
  */
 #define SB_SOCKET                                                              \
-	SB_JEQ(__NR_socket, 0, 10), SB_LD(SB_ARG(0)), SB_JEQ(AF_INET, 7, 0),   \
-	    SB_JEQ(AF_INET6, 6, 0), SB_JEQ(AF_UNIX, 5, 0),                     \
-	    SB_JEQ(AF_NETLINK, 0, 3), SB_LD(SB_ARG(2)),                        \
-	    SB_JEQ(NETLINK_ROUTE, 2, 0), SB_JEQ(NETLINK_SOCK_DIAG, 1, 0),      \
-	    SB_TRAP, SB_ALLOWED
+	SB_JEQ(__NR_socket, 0, 9), SB_LD(SB_ARG(0)), SB_JEQ(AF_INET, 6, 0),    \
+	    SB_JEQ(AF_INET6, 5, 0), SB_JEQ(AF_UNIX, 4, 0),                     \
+	    SB_JEQ(AF_NETLINK, 0, 2), SB_LD(SB_ARG(2)),                        \
+	    SB_JEQ(NETLINK_SOCK_DIAG, 1, 0), SB_TRAP, SB_ALLOWED
 
 /*
  * What a connection does from its request to its exit, and so what every
@@ -328,13 +324,15 @@ sandbox_allow_file(struct sandbox *sb, const char *path)
 	SB_ALLOW(__NR_accept4), SB_EPOLL_WAIT SB_ALLOW(__NR_epoll_pwait),      \
 	    SB_ARG_EQ(__NR_prlimit64, 0, 0)
 
-/* One connection: threads for the resolver, no new process. */
+/*
+ * One connection: no new process and no thread (nothing in connectd makes
+ * one; the resolver is its own poll(2) loop).
+ */
 static const struct sock_filter sandbox_connection_prog[] = {
 	SB_HEAD,
 	SB_SELF_SIGNALS,
 	SB_SANITIZER_CALLS SB_CONNECTION_CALLS,
 	SB_SPARE_CALLS,
-	SB_ARG_MASKED(__NR_clone, 0, CLONE_THREAD | SB_NS_FLAGS, CLONE_THREAD),
 	SB_TRAP,
 };
 
@@ -367,16 +365,14 @@ static const struct sock_filter sandbox_listener_prog[] = {
 /*
  * In the AddressSanitizer build both roles allow wait4, every prctl and
  * every clone without namespace flags (SB_SANITIZER_CALLS), so a child
- * need not refuse them; elsewhere a connection has no wait4 and no prctl,
- * and clones only threads.
+ * need not refuse them; elsewhere a connection has no wait4, no prctl and
+ * no clone.
  */
 #if SANDBOX_SANITIZER
-#define SB_CHILD_ONLY_THREADS
+#define SB_CHILD_NO_PROCESS
 #else
-#define SB_CHILD_ONLY_THREADS                                                  \
-	SB_DENY(__NR_wait4), SB_DENY(__NR_prctl),                              \
-	    SB_ARG_MASKED(                                                     \
-		__NR_clone, 0, CLONE_THREAD | SB_NS_FLAGS, CLONE_THREAD),
+#define SB_CHILD_NO_PROCESS                                                    \
+	SB_DENY(__NR_wait4), SB_DENY(__NR_prctl), SB_DENY(__NR_clone),
 #endif
 
 /*
@@ -393,7 +389,7 @@ static const struct sock_filter sandbox_listener_prog[] = {
 static const struct sock_filter sandbox_child_prog[] = {
 	SB_HEAD,
 	SB_SELF_SIGNALS,
-	SB_CHILD_ONLY_THREADS SB_DENY(__NR_epoll_create1),
+	SB_CHILD_NO_PROCESS SB_DENY(__NR_epoll_create1),
 	SB_DENY(__NR_epoll_ctl),
 	SB_DENY(__NR_seccomp),
 	SB_DENY(__NR_landlock_create_ruleset),

@@ -58,7 +58,6 @@ struct session {
 	int tunnel; /* a 200 was due: s->dial.addr carried it */
 	int relayed; /* the relay ran: s->relay is its result */
 	int log_syslog; /* fd 2 is no place for the log */
-	int resolved; /* a name went to the resolver (--reuse: no more) */
 	int confined; /* the sandbox is applied (once per process) */
 	struct relay_result relay;
 	char uid[24]; /* the client's local uid, for the log */

@@ -9,12 +9,19 @@
 #                           make check-systemd
 set -eu
 
+# check: libnss-myhostname and libnss-mymachines give this machine the hosts
+# line of any Debian host with systemd-container installed the usual way
+# (mymachines is its Recommends): "files myhostname mymachines dns".  The
+# suite runs under it, and tests/nss-pass adds resolve.  dnsmasq-base:
+# make bench's DNS server for names.
 build="gcc make pkg-config libc6-dev libsystemd-dev libcrypt-dev systemd"
 check="$build bats curl openssl netcat-openbsd python3 xinetd ucspi-tcp
 	mandoc clang valgrind iproute2 procps util-linux passwd nftables
 	socat wget openssh-server openssh-client git nodejs golang-go chromium
-	firefox-esr libnss3-tools stunnel4 haproxy squid"
-bench="$build tinyproxy squid apache2 gnuplot-nox procps util-linux"
+	firefox-esr libnss3-tools stunnel4 haproxy squid dnsmasq-base
+	systemd-container libnss-mymachines libnss-myhostname"
+bench="$build tinyproxy squid apache2 gnuplot-nox procps util-linux
+	dnsmasq-base"
 systemd="$build systemd-container debootstrap"
 
 case "${1:-}" in

@@ -152,8 +152,9 @@ log_has() {
 
 _log_match() { log_lines | grep -qE "$1"; }
 
-# tunnel_logged PORT : connectd logged a 200 to 127.0.0.1:PORT
-tunnel_logged() { log_has "target=127\.0\.0\.1:$1 .*status=200"; }
+# tunnel_logged PORT : connectd logged a 200 to localhost:PORT, the name
+# every client below is given, as users give names
+tunnel_logged() { log_has "target=localhost:$1 .*status=200"; }
 
 # curl_https MODE : curl through the proxy in MODE, HTTP/1.1 and HTTP/2
 curl_https() {
@@ -216,13 +217,13 @@ make_users() {
 	make_users
 	proxy_mode accept --auth-file "$BATS_TEST_TMPDIR/users"
 	run curl -sS --fail --max-time 20 --cacert "$CA" -x "http://127.0.0.1:$PPORT" \
-		--proxy-user 'alice:alice pw' "https://127.0.0.1:$WPORT/hello"
+		--proxy-user 'alice:alice pw' "https://localhost:$WPORT/hello"
 	[[ $status == 0 && $output == 'hello from webtarget 2.0' ]] || fail "--proxy-user: $output"
 	log_has 'user=alice .*status=200|status=200.*user=alice'
 	# --proxy-anyauth asks without credentials first, gets the 407 with
 	# Connection: close, and must ask again on a new connection
 	run curl -sS -v --fail --max-time 20 --cacert "$CA" -x "http://127.0.0.1:$PPORT" \
-		--proxy-anyauth --proxy-user 'alice:alice pw' "https://127.0.0.1:$WPORT/hello"
+		--proxy-anyauth --proxy-user 'alice:alice pw' "https://localhost:$WPORT/hello"
 	[[ $status == 0 && $output == *'hello from webtarget 2.0' ]] || fail "--proxy-anyauth: $output"
 	[[ $output == *'HTTP/1.1 407 '* ]] || fail "curl never saw the 407: $output"
 	log_has 'status=407'
@@ -234,7 +235,7 @@ make_users() {
 	start_http 127.0.0.1
 	proxy_mode accept
 	run curl -sS --fail --max-time 20 -p -x "http://127.0.0.1:$PPORT" \
-		"http://127.0.0.1:$HPORT/hello.txt"
+		"http://localhost:$HPORT/hello.txt"
 	[[ $status == 0 && $output == 'plain hello over 127.0.0.1' ]] || fail "curl -p: $output"
 	tunnel_logged "$HPORT"
 }
@@ -245,7 +246,7 @@ make_users() {
 	need wget
 	proxy_mode accept
 	run env https_proxy="http://127.0.0.1:$PPORT" wget -q -O - --tries=1 --timeout=20 \
-		--ca-certificate="$CA" "https://127.0.0.1:$WPORT/hello"
+		--ca-certificate="$CA" "https://localhost:$WPORT/hello"
 	[[ $status == 0 && $output == 'hello from webtarget 1.1' ]] || fail "wget: $output"
 	tunnel_logged "$WPORT"
 }
@@ -266,7 +267,7 @@ make_users() {
 	start_target echo
 	proxy_mode accept
 	run bash -c 'printf "ping over socat\n" |
-		timeout 20 socat - "PROXY:127.0.0.1:127.0.0.1:$2,proxyport=$1"' _ "$PPORT" "$TPORT"
+		timeout 20 socat - "PROXY:127.0.0.1:localhost:$2,proxyport=$1"' _ "$PPORT" "$TPORT"
 	[[ $status == 0 && $output == 'ping over socat' ]] || fail "socat: $status $output"
 	tunnel_logged "$TPORT"
 }
@@ -281,7 +282,7 @@ ctx = ssl.create_default_context(cafile=sys.argv[2])
 op = urllib.request.build_opener(urllib.request.ProxyHandler(),
                                   urllib.request.HTTPSHandler(context=ctx))
 sys.stdout.write(op.open(sys.argv[1], timeout=20).read().decode())' \
-		"https://127.0.0.1:$WPORT/hello" "$CA"
+		"https://localhost:$WPORT/hello" "$CA"
 	[[ $status == 0 && $output == 'hello from webtarget 1.1' ]] || fail "urllib: $output"
 	tunnel_logged "$WPORT"
 }
@@ -348,7 +349,7 @@ except OSError as e:
 	start_target echo
 	proxy_mode accept
 	run bash -c 'printf "ping over nc\n" |
-		timeout 20 nc -N -X connect -x "127.0.0.1:$1" 127.0.0.1 "$2"' _ "$PPORT" "$TPORT"
+		timeout 20 nc -N -X connect -x "127.0.0.1:$1" localhost "$2"' _ "$PPORT" "$TPORT"
 	[[ $status == 0 && $output == 'ping over nc' ]] || fail "nc: $status $output"
 	tunnel_logged "$TPORT"
 }
@@ -381,14 +382,14 @@ start_sshd() {
 		AllowUsers $me
 		LogLevel VERBOSE
 	EOF
-	printf '[127.0.0.1]:%s %s\n' "$SPORT" "$(cat "$d/host_key.pub")" >"$d/known_hosts"
+	printf '[localhost]:%s %s\n' "$SPORT" "$(cat "$d/host_key.pub")" >"$d/known_hosts"
 	bg sshd "$(command -v sshd)" -D -e -f "$d/sshd_config"
 	wait_until 10 _listening "$SPORT" || fail "sshd did not start: $(cat sshd.err)"
 	SSH=(ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes -i "$d/client_key"
 		-o UserKnownHostsFile="$d/known_hosts" -o GlobalKnownHostsFile=/dev/null
 		-o StrictHostKeyChecking=yes -o ConnectTimeout=20
 		-o ProxyCommand="nc -X connect -x 127.0.0.1:$PPORT %h %p"
-		-p "$SPORT" "$me@127.0.0.1")
+		-p "$SPORT" "$me@localhost")
 }
 
 @test "ssh through ProxyCommand nc -X connect: key login, a command and its output" {
@@ -421,7 +422,7 @@ start_sshd() {
 	need git
 	proxy_mode accept
 	run timeout 60 git -c http.proxy="http://127.0.0.1:$PPORT" -c http.sslCAInfo="$CA" \
-		-c http.sslVerify=true clone -q "https://127.0.0.1:$WPORT/git/repo.git" clone
+		-c http.sslVerify=true clone -q "https://localhost:$WPORT/git/repo.git" clone
 	((status == 0)) || fail "git clone: $output" "--- target:" "$(cat "$BATS_FILE_TMPDIR/web.err")"
 	[[ $(cat clone/README) == 'cloned through connectd' ]] || fail "wrong clone: $(ls -la clone)"
 	web_requests | grep -q 'POST /git/repo.git/git-upload-pack$' ||
@@ -437,7 +438,7 @@ start_sshd() {
 		fail "undici is not in $CLIENTS (make build-clients)"
 	proxy_mode accept
 	run env NODE_PATH="$CLIENTS/node_modules" node "$TOOLS/undici_get.js" \
-		"https://127.0.0.1:$WPORT/hello" "http://127.0.0.1:$PPORT" "$CA"
+		"https://localhost:$WPORT/hello" "http://127.0.0.1:$PPORT" "$CA"
 	[[ $status == 0 && $output == $'200\nhello from webtarget 1.1' ]] || fail "undici: $output"
 	tunnel_logged "$WPORT"
 }
@@ -446,7 +447,7 @@ start_sshd() {
 	[[ -x $CLIENTS/goget ]] || fail "$CLIENTS/goget is missing (make build-clients)"
 	proxy_mode accept
 	run env HTTPS_PROXY="http://127.0.0.1:$PPORT" "$CLIENTS/goget" \
-		"https://127.0.0.1:$WPORT/hello" "$CA"
+		"https://localhost:$WPORT/hello" "$CA"
 	[[ $status == 0 && $output == $'200 HTTP/2.0\nhello from webtarget 2.0' ]] || fail "go: $output"
 	tunnel_logged "$WPORT"
 }
@@ -595,7 +596,7 @@ start_stunnel() {
 # prints curl's local port on a last line of its own
 curl_tls_proxy() {
 	run curl -sS --fail --max-time 20 --proxy "https://localhost:$PPORT" --proxy-cacert "$CA" \
-		--cacert "$CA" -w '\n%{local_port}' "$@" "https://127.0.0.1:$WPORT/hello"
+		--cacert "$CA" -w '\n%{local_port}' "$@" "https://localhost:$WPORT/hello"
 }
 
 @test "stunnel: curl --proxy https:// through the example config, both certificates verified" {
@@ -623,5 +624,5 @@ curl_tls_proxy() {
 	start_stunnel
 	curl_tls_proxy
 	[[ $status == 0 && ${lines[0]} == 'hello from webtarget 2.0' ]] || fail "curl: $output"
-	log_has "^connectd: client=127\.0\.0\.1:${lines[1]} .*target=127\.0\.0\.1:$WPORT "
+	log_has "^connectd: client=127\.0\.0\.1:${lines[1]} .*target=localhost:$WPORT "
 }

@@ -15,7 +15,10 @@ load dial_helpers
 setup_file() { dial_lab_start; }
 teardown_file() { dial_lab_stop; }
 
-setup() { common_setup; }
+setup() {
+	common_setup
+	dns_mark
+}
 teardown() { common_teardown; }
 
 # a lone A answer waited DIAL_RESOLUTION_DELAY_MS (50) for its AAAA: a
@@ -160,17 +163,20 @@ spin_check() {
 	expect_clean_exits 1
 }
 
-@test "SERVFAIL: 502 dns_error, no rcode claimed" {
-	# glibc answers a SERVFAIL and its own give-up alike (EAI_AGAIN), so
-	# connectd cannot honestly name an rcode here.
+@test "SERVFAIL: 502 dns_error, rcode SERVFAIL" {
 	lab_proxy
 	lab_error servfail.test 502 dns_error \
-		'connectd; error=dns_error; details="dns_error"'
-	[[ $(value BODY) == 'dns_error: the resolver failed or gave no answer\n' ]] ||
+		'connectd; error=dns_error; rcode="SERVFAIL"; details="dns_error"'
+	[[ $(value BODY) == 'dns_error: the resolver failed (SERVFAIL)\n' ]] ||
 		fail "body $(value BODY)"
 	expect_log reason dns_error
-	run ! grep -q ' rcode=' <<<"$(log_lines)"
+	expect_log rcode SERVFAIL
 	expect_log tried -
+	# one question of each type: a SERVFAIL is an answer, not a loss
+	(($(dns_queries servfail.test | grep -c ' AAAA SERVFAIL') == 1)) ||
+		fail "AAAA asked other than once:" "$(dns_queries servfail.test)"
+	(($(dns_queries servfail.test | grep -c ' A SERVFAIL') == 1)) ||
+		fail "A asked other than once:" "$(dns_queries servfail.test)"
 	expect_clean_exits 1
 }
 
@@ -523,22 +529,119 @@ print(repr(rest))
 
 # --- resolver failures that are not an rcode ------------------------------------
 
-@test "glibc gives up on a silent resolver before --dns-timeout: no SERVFAIL rcode claimed" {
-	# glibc's own schedule here: 1 s, one attempt; connectd's deadline: 5 s
+@test "resolv.conf's own schedule (timeout:1 attempts:1) ends a silent resolver before --dns-timeout: 504, no rcode" {
 	printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"$BATS_TEST_TMPDIR/resolv.conf"
 	LAB_RESOLV_CONF=$BATS_TEST_TMPDIR/resolv.conf lab_proxy --dns-timeout 5
-	lab_connect silent.test
-	# No DNS response ever came, so there is no rcode to report: the precise
-	# answer is 504 dns_timeout; 502 dns_error without an rcode is truthful.
-	local ps
-	ps=$(value 'HDR proxy-status:') || fail "no Proxy-Status"
-	[[ $ps != *rcode=* ]] || fail "an rcode is claimed though no DNS response came: $ps"
-	if has_line 'STATUS 504' 2>/dev/null; then
-		[[ $ps == 'connectd; error=dns_timeout; details="dns_timeout"' ]] || fail "Proxy-Status $ps"
-		expect_log reason dns_timeout
-	else
-		has_line 'STATUS 502'
-		[[ $ps == 'connectd; error=dns_error; details="dns_error"' ]] || fail "Proxy-Status $ps"
-	fi
+	lab_error silent.test 504 dns_timeout \
+		'connectd; error=dns_timeout; details="dns_timeout"'
+	((ELAPSED_MS < 4000)) || fail "answered after $ELAPSED_MS ms, expected about 1 s"
+	expect_log reason dns_timeout
+	run ! grep -q ' rcode=' <<<"$(log_lines)"
+	(($(dns_queries silent.test | grep -c ' A DROP') == 1)) || fail "A asked other than once"
 	expect_clean_exits 1
+}
+
+# --- connectd's own stub resolver (issue 22) -----------------------------------
+
+@test "REFUSED: 502 dns_error, rcode REFUSED" {
+	lab_proxy
+	lab_error dnsrefused.test 502 dns_error \
+		'connectd; error=dns_error; rcode="REFUSED"; details="dns_error"'
+	expect_log rcode REFUSED
+	expect_log tried -
+	expect_clean_exits 1
+}
+
+@test "a CNAME: the alias's addresses carry the tunnel, IPv6 first" {
+	lab_proxy
+	lab_tunnel alias.test
+	[[ $VIA == "$(v6 "$LAB6_OK")" ]] || fail "target reached at $VIA"
+	expect_log tried "$(v6 "$LAB6_OK")=ok"
+	# the alias was asked, never its target: the answer carried both
+	[[ -n $(dns_queries alias.test) && -z $(dns_queries both.test) ]] ||
+		fail "$(dns_queries alias.test; dns_queries both.test)"
+	expect_clean_exits 1
+}
+
+@test "a truncated UDP answer: the same question again over TCP, whose answer carries the tunnel" {
+	lab_proxy
+	lab_tunnel big.test
+	[[ $VIA == "$(v6 "$LAB6_OK")" ]] || fail "target reached at $VIA"
+	dns_queries big.test | grep -q ' udp big.test AAAA ANSWER:1 TC' || fail "no truncated UDP answer"
+	dns_queries big.test | grep -q ' tcp big.test AAAA ANSWER:1$' || fail "no AAAA over TCP"
+	expect_clean_exits 1
+}
+
+@test "options use-vc: every question over TCP" {
+	printf 'nameserver 127.0.0.1\noptions use-vc\n' >"$BATS_TEST_TMPDIR/resolv.conf"
+	LAB_RESOLV_CONF=$BATS_TEST_TMPDIR/resolv.conf lab_proxy
+	lab_tunnel v4only.test
+	[[ $VIA == "$(v4 "$LAB4_OK")" ]] || fail "target reached at $VIA"
+	[[ -z $(dns_queries v4only.test | grep ' udp ') ]] || fail "asked over UDP: $(dns_queries v4only.test)"
+	dns_queries v4only.test | grep -q ' tcp v4only.test A ANSWER:1' || fail "A not asked over TCP"
+	expect_clean_exits 1
+}
+
+@test "a silent first nameserver: the second one is asked after options timeout" {
+	printf 'nameserver %s\nnameserver 127.0.0.1\noptions timeout:1 attempts:1\n' \
+		"$LAB4_SILENT_DNS" >"$BATS_TEST_TMPDIR/resolv.conf"
+	local before
+	before=$(nft_packets silentdns)
+	LAB_RESOLV_CONF=$BATS_TEST_TMPDIR/resolv.conf lab_proxy --dns-timeout 5
+	lab_tunnel v6only.test
+	[[ $VIA == "$(v6 "$LAB6_OK")" ]] || fail "target reached at $VIA"
+	(($(nft_packets silentdns) >= before + 2)) || fail "the first nameserver was not asked"
+	dns_queries v6only.test | grep -q ' AAAA ANSWER:1' || fail "the second nameserver was not asked"
+	expect_clean_exits 1
+}
+
+@test "a name of the hosts file: answered from it alone, both families, no DNS question, even to a silent server" {
+	printf 'nameserver %s\n' "$LAB4_SILENT_DNS" >"$BATS_TEST_TMPDIR/resolv.conf"
+	local before
+	before=$(nft_packets silentdns)
+	LAB_RESOLV_CONF=$BATS_TEST_TMPDIR/resolv.conf lab_proxy
+	# labhost has an IPv4 line only: no AAAA is asked of DNS either
+	lab_tunnel labhost
+	[[ $VIA == "$(v4 "$LAB4_OK")" ]] || fail "target reached at $VIA"
+	expect_log tried "$(v4 "$LAB4_OK")=ok"
+	# (and without the resolution delay: no AAAA can come)
+	expect_log dns_ms 0
+	[[ $(nft_packets silentdns) == "$before" ]] || fail "a DNS question was sent for a hosts-file name"
+	[[ -z $(dns_queries labhost) ]] || fail "labhost was asked of DNS"
+	expect_clean_exits 1
+}
+
+_lab_children() { pgrep -P "$1" 2>/dev/null; }
+_lab_one_child() { [[ $(_lab_children "$1" | wc -l) == 1 ]]; }
+
+@test "--reuse: a child serves again after names answered by DNS, NXDOMAIN and the hosts file" {
+	local port=4490 server child i
+	PROXY_LOG=$BATS_TEST_TMPDIR/proxy.err
+	bg proxy lab "$CONNECTD" --listen "127.0.0.1:$port" "${LAB_RULES[@]}" "${DIAL_RULES[@]}" \
+		--spares 1 --max-children 1 --reuse 10
+	PPORT=$port
+	# (bg runs lab in a subshell, where nsenter execs connectd)
+	wait_until 10 _lab_one_child "$BG_PID" || fail "no server: $(cat "$PROXY_LOG")"
+	server=$(_lab_children "$BG_PID")
+	[[ $(cat "/proc/$server/comm") == connectd ]] || fail "$server is not connectd"
+	wait_until 10 _lab_one_child "$server" || fail "no spare: $(cat "$PROXY_LOG")"
+	child=$(_lab_children "$server")
+	local sockets
+	sockets=$(find "/proc/$child/fd" -lname 'socket:*' | wc -l)
+	for i in both.test v4only.test alias.test; do
+		lab_tunnel "$i"
+		wait_until 10 _lab_one_child "$server" || fail "no spare after $i"
+		[[ $(_lab_children "$server") == "$child" ]] ||
+			fail "after $i: child $child replaced by $(_lab_children "$server")"
+	done
+	lab_connect nx.test --check-error 502 dns_error
+	has_line 'CHECK ok'
+	lab_tunnel labhost
+	wait_log 5
+	wait_until 10 _lab_one_child "$server" || fail "no spare after five connections"
+	[[ $(_lab_children "$server") == "$child" ]] ||
+		fail "child $child not reused: $(_lab_children "$server")"
+	# nothing of the lookups is left in it: the sockets it had before
+	(($(find "/proc/$child/fd" -lname 'socket:*' | wc -l) == sockets)) ||
+		fail "sockets left: $(ls -l "/proc/$child/fd")"
 }

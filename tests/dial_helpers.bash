@@ -13,7 +13,8 @@
 #           leaves it: lo is its only interface, so there is no route out)
 #   nft     table inet dial_lab: every TCP packet to the black-holed
 #           addresses ($LAB6_DEAD, $LAB4_DEAD, LAB6_DEADS, LAB4_DEADS)
-#           dropped, so a connect to them hangs; TCP to $LAB6_BLOCKED
+#           dropped, so a connect to them hangs; DNS queries to
+#           $LAB4_SILENT_DNS dropped and counted (silentdns); TCP to $LAB6_BLOCKED
 #           rejected with ICMPv6 administratively-prohibited (connect(2)
 #           fails with EACCES); counters of packets to $LAB4_WITNESS and to
 #           10.0.0.0/8
@@ -53,6 +54,7 @@ LAB4_REFUSED=(127.0.0.3 127.0.0.5 127.0.0.6 127.0.0.7)
 LAB4_DEAD=127.0.0.4
 LAB4_DEADS=(127.0.4.{1..12})
 LAB4_WITNESS=127.0.0.77
+LAB4_SILENT_DNS=127.0.0.99 # every DNS query to it dropped, and counted
 LAB4_MANY=(127.0.8.{1..16})
 LAB4_BLOCKED=192.0.2.66   # default-denied by connectd; a prohibit route
 LAB6_UNROUTED=2001:db8::1 # no route in the namespace: ENETUNREACH
@@ -109,6 +111,10 @@ _dial_zone() {
 			printf 'carry%d.test AAAA %s\n' "$i" "${LAB6_CARRY_DENIED[i]}"
 		done)
 		carrypub.test    AAAA $LAB6_CARRY_PUBLIC
+		alias.test       CNAME both.test
+		big.test         AAAA $LAB6_OK tc
+		big.test         A    $LAB4_OK tc
+		dnsrefused.test  *    REFUSED
 		internal.corp    A    $LAB4_WITNESS
 		sub.internal.corp A   $LAB4_WITNESS
 		labhost.corp     A    $LAB4_WITNESS
@@ -120,8 +126,10 @@ _dial_nft() {
 		table inet dial_lab {
 			counter witness { }
 			counter ten { }
+			counter silentdns { }
 			chain out {
 				type filter hook output priority 0; policy accept;
+				ip daddr $LAB4_SILENT_DNS udp dport 53 counter name silentdns drop
 				ip daddr $LAB4_WITNESS counter name witness
 				ip daddr 10.0.0.0/8 counter name ten
 				ip6 daddr { $LAB6_DEAD, fd00::dead:0/112 } meta l4proto tcp drop
@@ -331,9 +339,15 @@ expect_log_ms_below() {
 	((v < $2)) || fail "log $1=$v ms, expected under $2 ms" "$(log_lines)"
 }
 
-# dns_queries NAME : the stub's log lines for NAME
+# dns_mark : (setup) later dns_queries calls see only the queries after now
+dns_mark() {
+	DNS_MARK=$(wc -l <"$BATS_FILE_TMPDIR/dns.log")
+}
+
+# dns_queries NAME : the stub's log lines for NAME (since dns_mark)
 dns_queries() {
-	grep -a " $1 " "$BATS_FILE_TMPDIR/dns.log" || true
+	tail -n "+$((${DNS_MARK:-0} + 1))" "$BATS_FILE_TMPDIR/dns.log" |
+		grep -a " $1 " || true
 }
 
 # nft_packets COUNTER : packets the lab's named nft counter has seen

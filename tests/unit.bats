@@ -26,7 +26,7 @@ setup() {
 	done
 }
 
-@test "--reuse: a child's baseline, and every way it is not back to it (an fd, a limit, a name resolved)" {
+@test "--reuse: a child's baseline, and every way it is not back to it (an fd, a limit, no sandbox)" {
 	run "$top/tests/unit/reuse_test"
 	echo "$output" | grep -v '^ok' || true
 	[ "$status" -eq 0 ]
@@ -112,6 +112,22 @@ setup() {
 	[ "$status" -eq 0 ]
 	[[ $output =~ replayed\ ([0-9]+)\ inputs ]]
 	[ "${BASH_REMATCH[1]}" -ge 10 ]
+}
+
+@test "stub resolver: queries, answers (rcodes, CNAME chains, every malformed class and prefix), hosts and resolv.conf lines" {
+	run "$top/tests/unit/dns_test"
+	echo "$output" | grep -v '^ok' || true
+	[ "$status" -eq 0 ]
+	[[ $output == 1..* ]]
+	[[ $output != *"not ok"* ]]
+}
+
+@test "fuzz corpus replays through the stub resolver's parsers without a fault" {
+	run "$top/fuzz/replay_dns" "$top/fuzz/corpus/dns"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output =~ replayed\ ([0-9]+)\ inputs ]]
+	((BASH_REMATCH[1] >= 10))
 }
 
 @test "fuzz corpus replays through the upstream parsers without a fault" {

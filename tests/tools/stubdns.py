@@ -7,17 +7,21 @@
 Serves UDP and TCP on HOST:PORT until killed, answering from the zone FILE,
 one rule a line ('#' starts a comment):
 
-  NAME TYPE VALUE [delay=SECONDS]
+  NAME TYPE VALUE [delay=SECONDS] [tc]
 
-  TYPE   A, AAAA, or * (every type)
+  TYPE   A, AAAA, * (every type), or CNAME (VALUE is the alias's target,
+         answered as the CNAME record and the target's records)
   VALUE  an address (for A or AAAA: one answer record; several lines give
          several records), or one of
            NXDOMAIN  rcode 3, no records
            SERVFAIL  rcode 2
+           REFUSED   rcode 5
            NODATA    rcode 0 and no answer (the name exists, not this type)
            DROP      never answer
   delay  answer this long after the query (a thread per delayed answer,
          so other queries are answered meanwhile)
+  tc     over UDP, answer with TC set and no record (the whole answer
+         comes over TCP)
 
 For a query (NAME, TYPE): the address rules of that type if any, else the
 action for TYPE, else the action for *, else NODATA when the name has any
@@ -38,8 +42,8 @@ import time
 
 TYPES = {'A': 1, 'AAAA': 28}
 TYPE_NAMES = {v: k for k, v in TYPES.items()}
-RCODES = {'NOERROR': 0, 'SERVFAIL': 2, 'NXDOMAIN': 3}
-ACTIONS = ('NXDOMAIN', 'SERVFAIL', 'NODATA', 'DROP')
+RCODES = {'NOERROR': 0, 'SERVFAIL': 2, 'NXDOMAIN': 3, 'REFUSED': 5}
+ACTIONS = ('NXDOMAIN', 'SERVFAIL', 'REFUSED', 'NODATA', 'DROP')
 
 T0 = time.monotonic()
 LOG_LOCK = threading.Lock()
@@ -56,17 +60,23 @@ def load_zone(path):
             if len(line) < 3:
                 raise SystemExit('%s:%d: NAME TYPE VALUE expected' % (path, n))
             name, rtype, value = line[0].lower().rstrip('.'), line[1].upper(), line[2]
-            delay = 0.0
+            delay, tc = 0.0, False
             for opt in line[3:]:
                 if opt.startswith('delay='):
                     delay = float(opt[6:])
+                elif opt == 'tc':
+                    tc = True
                 else:
                     raise SystemExit('%s:%d: unknown option %s' % (path, n, opt))
+            if rtype == 'CNAME':
+                zone.setdefault(name, {})['CNAME'] = value.lower().rstrip('.')
+                continue
             if rtype != '*' and rtype not in TYPES:
                 raise SystemExit('%s:%d: unknown type %s' % (path, n, rtype))
             rule = zone.setdefault(name, {}).setdefault(
-                rtype, {'addrs': [], 'action': None, 'delay': 0.0})
+                rtype, {'addrs': [], 'action': None, 'delay': 0.0, 'tc': False})
             rule['delay'] = max(rule['delay'], delay)
+            rule['tc'] = rule['tc'] or tc
             if value.upper() in ACTIONS:
                 rule['action'] = value.upper()
                 continue
@@ -80,20 +90,29 @@ def load_zone(path):
 
 
 def decide(zone, name, qtype):
-    """(action, [rdata], delay) for a query."""
+    """(action, [rdata], delay, tc, cname target or None) for a query."""
+    rules = zone.get(name)
+    if rules is not None and 'CNAME' in rules:
+        target = rules['CNAME']
+        return decide_plain(zone, target, qtype) + (target,)
+    return decide_plain(zone, name, qtype) + (None,)
+
+
+def decide_plain(zone, name, qtype):
+    """(action, [rdata], delay, tc) for a name without an alias."""
     rules = zone.get(name)
     if rules is None:
-        return 'NXDOMAIN', [], 0.0
+        return 'NXDOMAIN', [], 0.0, False
     tname = TYPE_NAMES.get(qtype)
     rule = rules.get(tname) if tname else None
     if rule and rule['addrs']:
-        return 'ANSWER', rule['addrs'], rule['delay']
+        return 'ANSWER', rule['addrs'], rule['delay'], rule['tc']
     if rule and rule['action']:
-        return rule['action'], [], rule['delay']
+        return rule['action'], [], rule['delay'], rule['tc']
     star = rules.get('*')
     if star and star['action']:
-        return star['action'], [], star['delay']
-    return 'NODATA', [], (rule or {'delay': 0.0})['delay']
+        return star['action'], [], star['delay'], star['tc']
+    return 'NODATA', [], (rule or {'delay': 0.0})['delay'], False
 
 
 def parse_question(msg):
@@ -121,12 +140,23 @@ def parse_question(msg):
     return qid, flags, '.'.join(labels).lower(), msg[12:i + 4], qtype
 
 
-def build(qid, qflags, question, qtype, rcode, rdatas):
-    # QR, opcode copied, AA, RD copied, RA, rcode
-    flags = 0x8000 | (qflags & 0x7800) | 0x0400 | (qflags & 0x0100) | 0x0080 | rcode
-    head = struct.pack('!HHHHHH', qid, flags, 1, len(rdatas), 0, 0)
-    answers = b''.join(
-        struct.pack('!HHHIH', 0xC00C, qtype, 1, 60, len(rd)) + rd for rd in rdatas)
+def wire_name(name):
+    return b''.join(bytes([len(l)]) + l.encode() for l in name.split('.')) + b'\0'
+
+
+def build(qid, qflags, question, qtype, rcode, rdatas, cname=None, tc=False):
+    # QR, opcode copied, AA, TC, RD copied, RA, rcode
+    flags = (0x8000 | (qflags & 0x7800) | 0x0400 | (0x0200 if tc else 0) |
+             (qflags & 0x0100) | 0x0080 | rcode)
+    owner, answers = b'\xc0\x0c', b''
+    if cname is not None:
+        target = wire_name(cname)
+        answers = struct.pack('!HHHIH', 0xC00C, 5, 1, 60, len(target)) + target
+        owner = target
+    answers += b''.join(
+        owner + struct.pack('!HHIH', qtype, 1, 60, len(rd)) + rd for rd in rdatas)
+    count = len(rdatas) + (cname is not None)
+    head = struct.pack('!HHHHHH', qid, flags, 1, count, 0, 0)
     return head + question + answers
 
 
@@ -146,13 +176,16 @@ def respond(zone, msg, proto, logpath, send):
     if q is None:
         return
     qid, qflags, name, question, qtype = q
-    action, rdatas, delay = decide(zone, name, qtype)
-    log(logpath, proto, name, qtype,
-        action if action != 'ANSWER' else 'ANSWER:%d' % len(rdatas), delay)
+    action, rdatas, delay, tc, cname = decide(zone, name, qtype)
+    tc = tc and proto == 'udp'
+    what = action if action != 'ANSWER' else 'ANSWER:%d' % len(rdatas)
+    log(logpath, proto, name, qtype, what + (' TC' if tc else ''), delay)
     if action == 'DROP':
         return
     rcode = {'ANSWER': 0, 'NODATA': 0}.get(action, RCODES.get(action, 2))
-    reply = build(qid, qflags, question, qtype, rcode, rdatas)
+    if tc:
+        rdatas, cname = [], None
+    reply = build(qid, qflags, question, qtype, rcode, rdatas, cname, tc)
 
     def go():
         try:
