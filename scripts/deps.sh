@@ -18,7 +18,7 @@ build="gcc make pkg-config libc6-dev libsystemd-dev libcrypt-dev systemd"
 check="$build bats curl openssl netcat-openbsd python3 xinetd ucspi-tcp
 	mandoc clang valgrind iproute2 procps util-linux passwd nftables
 	socat wget openssh-server openssh-client git nodejs golang-go chromium
-	firefox-esr libnss3-tools stunnel4 haproxy squid dnsmasq-base
+	firefox-esr libnss3-tools stunnel4 haproxy squid
 	systemd-container libnss-mymachines libnss-myhostname"
 bench="$build tinyproxy squid apache2 gnuplot-nox procps util-linux
 	dnsmasq-base"
