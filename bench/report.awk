@@ -31,12 +31,18 @@ function value(m, c,    r, n, a) {
 	return median(a, n)
 }
 
-function ratio(m, x, y,    r, n, a) {
+function ratio(m, x, y) {
+	return ratio2(m, x, m, y)
+}
+
+# ratio2(mx, x, my, y): metric mx of column x over metric my of column y,
+# the median of the ratios within each round.
+function ratio2(mx, x, my, y,    r, n, a) {
 	n = 0
-	for (r = 1; r <= maxr[m]; r++)
-		if ((m SUBSEP x SUBSEP r) in v && (m SUBSEP y SUBSEP r) in v &&
-		    v[m, y, r] > 0)
-			a[++n] = v[m, x, r] / v[m, y, r]
+	for (r = 1; r <= maxr[mx]; r++)
+		if ((mx SUBSEP x SUBSEP r) in v && (my SUBSEP y SUBSEP r) in v &&
+		    v[my, y, r] > 0)
+			a[++n] = v[mx, x, r] / v[my, y, r]
 	return median(a, n)
 }
 
@@ -71,8 +77,13 @@ function row(label, m, f, ratios,    i, line, any, x, ref, refs, k) {
 }
 
 # bar(metric, A, B, op, limit, what): A/B against the limit.
-function bar(m, a, b, op, lim, what,    r, ok, verdict) {
-	r = ratio(m, a, b)
+function bar(m, a, b, op, lim, what) {
+	bar2(m, a, m, b, op, lim, what, a, b)
+}
+
+# bar2(metric A, A, metric B, B, op, limit, what, A's name, B's name).
+function bar2(ma, a, mb, b, op, lim, what, an, bn,    r, ok, verdict) {
+	r = ratio2(ma, a, mb, b)
 	if (r == "") {
 		verdict = "n/a"
 	} else if (op == "") {
@@ -85,7 +96,7 @@ function bar(m, a, b, op, lim, what,    r, ok, verdict) {
 		else
 			nmiss++
 	}
-	printf("| %s | %s / %s | %s | %s | %s |\n", what, a, b, fmt(r, "%.2f"),
+	printf("| %s | %s / %s | %s | %s | %s |\n", what, an, bn, fmt(r, "%.2f"),
 	    op == "" ? "-" : op " " lim, verdict)
 }
 
@@ -103,6 +114,41 @@ function hold_bar(c, n,    h, l, verdict) {
 	}
 	printf("| %s tunnels opened and served, none refused or lost | %s | %s held, %s refused/failed/lost | = %s, 0 | %s |\n",
 	    n, c, h == "" ? "n/a" : h, l == "" ? "n/a" : l, n, verdict)
+}
+
+# The bars on names: a name from DNS (dnsmasq, cache off) against a literal
+# and against the peers on the same name; literals against a base binary.
+function name_bars(    k, n, c, peers, np) {
+	for (k = 4; k <= 16; k += 12) {
+		bar2("r" k "n", "connectd-ru", "r" k "n", "tinyproxy", ">=", 0.9,
+		    "reuse on names: conn/s (" k ") >= 0.9x tinyproxy on names",
+		    "connectd-ru (name)", "tinyproxy (name)")
+		bar2("r" k "n", "connectd-sp", "r" k, "connectd-sp", ">=", 0.6,
+		    "spares: conn/s (" k ") on names >= 0.6x on literals",
+		    "connectd-sp (name)", "connectd-sp")
+		bar2("r" k "n", "connectd", "r" k, "connectd", ">=", 0.9,
+		    "per connection: conn/s (" k ") on names >= 0.9x on literals",
+		    "connectd (name)", "connectd")
+		bar("r" k, "connectd", "base", ">=", 0.95,
+		    "per connection: conn/s (" k ") on literals >= 0.95x before")
+		bar("r" k, "connectd-sp", "base-sp", ">=", 0.95,
+		    "spares: conn/s (" k ") on literals >= 0.95x before")
+		bar("r" k, "connectd-ru", "base-ru", ">=", 0.95,
+		    "reuse: conn/s (" k ") on literals >= 0.95x before")
+	}
+	np = split("connectd connectd-sp connectd-ru tinyproxy squid apache", peers, " ")
+	for (n = 1; n <= np; n++) {
+		c = peers[n]
+		bar2("r16n", c, "r16", c, "", 0, c ": conn/s (16), name from DNS / literal",
+		    c " (name)", c)
+		bar2("r16h", c, "r16", c, "", 0, c ": conn/s (16), name from the hosts file / literal",
+		    c " (hosts)", c)
+	}
+	bar2("r4n", "connectd-sp", "r4n", "squid", "", 0, "spares on names: conn/s (4) vs squid on names",
+	    "connectd-sp (name)", "squid (name)")
+	bar2("p50_4n", "connectd-ru", "p50_4n", "tinyproxy", "", 0,
+	    "reuse on names: time-to-200 p50 (4) vs tinyproxy's",
+	    "connectd-ru (name)", "tinyproxy (name)")
 }
 
 {
@@ -138,13 +184,20 @@ END {
 	row("conn/s, 16 clients", "r16", "%.0f", 1)
 	row("time-to-200 p50 ms, 16 clients", "p50_16", "%.3f", 1)
 	row("time-to-200 p99 ms, 16 clients", "p99_16", "%.3f", 1)
+	row("conn/s, 4 clients, name from DNS", "r4n", "%.0f", 0)
+	row("time-to-200 p50 ms, 4 clients, name from DNS", "p50_4n", "%.3f", 0)
+	row("conn/s, 16 clients, name from DNS", "r16n", "%.0f", 0)
+	row("time-to-200 p50 ms, 16 clients, name from DNS", "p50_16n", "%.3f", 0)
+	row("conn/s, 4 clients, name from the hosts file", "r4h", "%.0f", 0)
+	row("time-to-200 p50 ms, 4 clients, name from the hosts file", "p50_4h", "%.3f", 0)
+	row("conn/s, 16 clients, name from the hosts file", "r16h", "%.0f", 0)
 	for (k = 1; k <= nholds; k++) {
 		row("PSS KiB per tunnel, " holds[k] " held", "pss" holds[k], "%.1f", 1)
 		row("tunnels refused/failed/lost of " holds[k], "lost" holds[k], "%d", 0)
 	}
 
 	print ""
-	print "## Bars (issue 13)"
+	print "## Bars"
 	print ""
 	print "| bar | A / B | median ratio | limit | verdict |"
 	print "| --- | --- | ---: | --- | --- |"
@@ -188,6 +241,7 @@ END {
 		hold_bar("connectd", holds[k])
 		hold_bar("connectd-hr", holds[k])
 	}
+	name_bars()
 	print ""
 	printf("%d PASS, %d MISS (n/a: a column that could not be measured)\n", npass, nmiss)
 
