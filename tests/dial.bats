@@ -9,6 +9,7 @@
 
 # shellcheck disable=SC2034 # read by bats
 BATS_TEST_TIMEOUT=60
+bats_require_minimum_version 1.5.0
 load helpers
 load dial_helpers
 
