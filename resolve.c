@@ -373,10 +373,11 @@ resolve_ask(const char *host, int64_t now)
 	int f;
 
 	dns_conf_init(&resolve_state.conf);
+	/* Unreadable is no answer: never ask a server it does not name. */
 	if (resolve_each_line(
-		RESOLVE_CONF, resolve_conf_line, &resolve_state.conf) == -1 &&
-	    resolve_local_failure(errno)) {
-		resolve_state.query[0].local_errno = errno;
+		RESOLVE_CONF, resolve_conf_line, &resolve_state.conf) == -1) {
+		if (resolve_local_failure(errno))
+			resolve_state.query[0].local_errno = errno;
 		resolve_done(&resolve_state.query[RESOLVE_V6], DNS_BAD);
 		resolve_done(&resolve_state.query[RESOLVE_V4], DNS_BAD);
 		return;
