@@ -646,7 +646,8 @@ _flood_drained() {
 	# forever
 	wait_secs 20 _children_seen_ge 6 ||
 		fail "children seen: $(sort -u children.seen | tr '\n' ' ')" "$(ps -o pid,stat,comm --ppid "$SERVER_PID")"
-	grep -qE '^connectd: --max-children 2 reached: answered 503 to [0-9]+ connection\(s\)$' "$PROXY_LOG" ||
+	# the parent says so once a round of refusals is over: wait for it
+	wait_secs 20 grep -qE '^connectd: --max-children 2 reached: answered 503 to [0-9]+ connection\(s\)$' "$PROXY_LOG" ||
 		fail "no refusals under the flood:" "$(cat "$PROXY_LOG")"
 	server_alive
 	# once the flood is over, a new client is served
