@@ -236,8 +236,9 @@ dial_next_addr(struct dial_race *r, int64_t now)
 		fam = 1 - fam;
 	if (!dial_queued(r, fam))
 		return NULL;
-	if (fam == RESOLVE_V4 && resolve_family_pending(RESOLVE_V6) &&
-	    now < r->v4_wait_until)
+	/* (The resolver last: a literal's dial never touches its state.) */
+	if (fam == RESOLVE_V4 && now < r->v4_wait_until &&
+	    resolve_family_pending(RESOLVE_V6))
 		return NULL;
 	r->prefer = 1 - fam;
 	return &r->queue[fam].addr[r->queue[fam].next++];
@@ -410,8 +411,9 @@ dial_wake(const struct dial_race *r)
 	if (queued && r->npending > 0 && r->next_start < wake)
 		wake = r->next_start;
 	/* Only IPv4 waiting out its AAAA's resolution delay needs a timer. */
-	if (dial_queued(r, RESOLVE_V4) && resolve_family_pending(RESOLVE_V6) &&
-	    r->v4_wait_until > util_now_ms() && r->v4_wait_until < wake)
+	if (dial_queued(r, RESOLVE_V4) && r->v4_wait_until < wake &&
+	    r->v4_wait_until > util_now_ms() &&
+	    resolve_family_pending(RESOLVE_V6))
 		wake = r->v4_wait_until;
 	return wake;
 }

@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -49,12 +50,21 @@ struct resolve_query {
 	uint8_t buf[2 + RESOLVE_MSG_MAX];
 };
 
-static struct {
+/* One resolution's state. */
+struct resolve {
 	struct dns_conf conf;
 	struct resolve_query query[RESOLVE_NFAMILIES];
 	unsigned int first_server; /* of every query's first try (rotate) */
 	int fresh; /* families done since the last resolve_collect() */
-} resolve_state;
+};
+
+/*
+ * Mapped for a resolution and unmapped by resolve_end(), so a connection
+ * to an address literal never touches a page of it (memory per held
+ * tunnel: docs/benchmarks.md, PSS), and nothing of a name and its answers
+ * stays in the process after it.  NULL between resolutions.
+ */
+static struct resolve *resolve_state;
 
 static const uint16_t resolve_types[RESOLVE_NFAMILIES] = {
 	[RESOLVE_V6] = DNS_TYPE_AAAA,
@@ -142,23 +152,23 @@ resolve_random16(void)
 static void
 resolve_done(struct resolve_query *q, enum dns_verdict v)
 {
-	struct resolve_query *base = resolve_state.query;
+	struct resolve_query *base = resolve_state->query;
 
 	if (q->fd != -1)
 		close(q->fd);
 	q->fd = -1;
 	q->stage = RESOLVE_DONE;
 	q->verdict = v;
-	resolve_state.fresh |= 1 << (int)(q - base);
+	resolve_state->fresh |= 1 << (int)(q - base);
 }
 
 /* The socket address of the server try t of a query asks. */
 static socklen_t
 resolve_server_addr(int t, struct sockaddr_storage *ss)
 {
-	const struct dns_conf *c = &resolve_state.conf;
+	const struct dns_conf *c = &resolve_state->conf;
 	const struct dns_server *s =
-	    &c->server[(resolve_state.first_server + (unsigned int)t) %
+	    &c->server[(resolve_state->first_server + (unsigned int)t) %
 		c->nservers];
 
 	memset(ss, 0, sizeof(*ss));
@@ -220,7 +230,7 @@ resolve_try_start(struct resolve_query *q, int64_t now)
 
 	if (q->fd != -1)
 		close(q->fd);
-	q->try_until = now + dns_try_ms(&resolve_state.conf, q->try);
+	q->try_until = now + dns_try_ms(&resolve_state->conf, q->try);
 	q->fd = socket(ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (q->fd == -1)
 		return -1;
@@ -248,7 +258,7 @@ resolve_local_failure(int e)
 static void
 resolve_try_failed(struct resolve_query *q, enum dns_verdict v, int64_t now)
 {
-	const struct dns_conf *c = &resolve_state.conf;
+	const struct dns_conf *c = &resolve_state->conf;
 	int tries = c->attempts * (int)c->nservers;
 
 	for (;;) {
@@ -372,29 +382,29 @@ resolve_ask(const char *host, int64_t now)
 	struct resolve_query *q;
 	int f;
 
-	dns_conf_init(&resolve_state.conf);
+	dns_conf_init(&resolve_state->conf);
 	/* Unreadable is no answer: never ask a server it does not name. */
 	if (resolve_each_line(
-		RESOLVE_CONF, resolve_conf_line, &resolve_state.conf) == -1) {
+		RESOLVE_CONF, resolve_conf_line, &resolve_state->conf) == -1) {
 		if (resolve_local_failure(errno))
-			resolve_state.query[0].local_errno = errno;
-		resolve_done(&resolve_state.query[RESOLVE_V6], DNS_BAD);
-		resolve_done(&resolve_state.query[RESOLVE_V4], DNS_BAD);
+			resolve_state->query[0].local_errno = errno;
+		resolve_done(&resolve_state->query[RESOLVE_V6], DNS_BAD);
+		resolve_done(&resolve_state->query[RESOLVE_V4], DNS_BAD);
 		return;
 	}
-	dns_conf_finish(&resolve_state.conf);
-	resolve_state.first_server = resolve_state.conf.rotate
-	    ? resolve_random16() % resolve_state.conf.nservers
+	dns_conf_finish(&resolve_state->conf);
+	resolve_state->first_server = resolve_state->conf.rotate
+	    ? resolve_random16() % resolve_state->conf.nservers
 	    : 0;
 	for (f = 0; f < RESOLVE_NFAMILIES; f++) {
-		q = &resolve_state.query[f];
+		q = &resolve_state->query[f];
 		if (dns_query_build(&q->q, host, resolve_random16(),
-			resolve_types[f], resolve_state.conf.edns) == -1) {
+			resolve_types[f], resolve_state->conf.edns) == -1) {
 			/* No DNS name can be spelt so: none exists. */
 			resolve_done(q, DNS_NXDOMAIN);
 			continue;
 		}
-		q->tcp = resolve_state.conf.use_vc;
+		q->tcp = resolve_state->conf.use_vc;
 		if (resolve_try_start(q, now) == -1) {
 			if (resolve_local_failure(errno)) {
 				q->local_errno = errno;
@@ -406,36 +416,35 @@ resolve_ask(const char *host, int64_t now)
 	}
 }
 
-/* Resets the state for a new name, touching no more of it than needed. */
-static void
-resolve_reset(void)
+/* Maps a new resolution's state, zeroed, with no socket; -1 with errno. */
+static int
+resolve_map(void)
 {
+	void *m = mmap(NULL, sizeof(*resolve_state), PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	int f;
 
-	resolve_state.fresh = 0;
-	for (f = 0; f < RESOLVE_NFAMILIES; f++) {
-		struct resolve_query *q = &resolve_state.query[f];
-
-		q->stage = RESOLVE_IDLE;
-		q->fd = -1;
-		q->try = 0;
-		q->verdict = DNS_IGNORE;
-		q->local_errno = 0;
-		q->addrs.n = 0;
-		q->got = 0;
-	}
+	if (m == MAP_FAILED)
+		return -1;
+	resolve_state = m;
+	for (f = 0; f < RESOLVE_NFAMILIES; f++)
+		resolve_state->query[f].fd = -1;
+	return 0;
 }
 
 int
 resolve_start(const char *host)
 {
-	struct resolve_hosts h = { host, 0,
-		&resolve_state.query[RESOLVE_V6].addrs,
-		&resolve_state.query[RESOLVE_V4].addrs };
+	struct resolve_hosts h;
 	int f;
 
 	resolve_end();
-	resolve_reset();
+	if (resolve_map() == -1)
+		return -1;
+	h.name = host;
+	h.found = 0;
+	h.v6 = &resolve_state->query[RESOLVE_V6].addrs;
+	h.v4 = &resolve_state->query[RESOLVE_V4].addrs;
 	if (resolve_each_line(RESOLVE_HOSTS, resolve_hosts_line, &h) == -1)
 		return -1;
 	if (!h.found) {
@@ -444,7 +453,7 @@ resolve_start(const char *host)
 	}
 	/* As glibc's files backend: the file alone answers both families. */
 	for (f = 0; f < RESOLVE_NFAMILIES; f++)
-		resolve_done(&resolve_state.query[f], DNS_ANSWER);
+		resolve_done(&resolve_state->query[f], DNS_ANSWER);
 	return 0;
 }
 
@@ -454,8 +463,10 @@ resolve_pollfds(struct pollfd *pfd)
 	size_t n = 0;
 	int f;
 
+	if (resolve_state == NULL)
+		return 0;
 	for (f = 0; f < RESOLVE_NFAMILIES; f++) {
-		const struct resolve_query *q = &resolve_state.query[f];
+		const struct resolve_query *q = &resolve_state->query[f];
 
 		if (q->stage == RESOLVE_IDLE || q->stage == RESOLVE_DONE)
 			continue;
@@ -475,8 +486,8 @@ resolve_wake(void)
 
 	for (f = 0; f < RESOLVE_NFAMILIES; f++)
 		if (resolve_family_pending((enum resolve_family)f) &&
-		    resolve_state.query[f].try_until < wake)
-			wake = resolve_state.query[f].try_until;
+		    resolve_state->query[f].try_until < wake)
+			wake = resolve_state->query[f].try_until;
 	return wake;
 }
 
@@ -488,8 +499,8 @@ resolve_query_of(int fd)
 
 	for (f = 0; f < RESOLVE_NFAMILIES; f++)
 		if (resolve_family_pending((enum resolve_family)f) &&
-		    resolve_state.query[f].fd == fd)
-			return &resolve_state.query[f];
+		    resolve_state->query[f].fd == fd)
+			return &resolve_state->query[f];
 	return NULL;
 }
 
@@ -499,6 +510,8 @@ resolve_collect(const struct pollfd *pfd, size_t n, int64_t now)
 	int f, done;
 	size_t i;
 
+	if (resolve_state == NULL)
+		return 0;
 	for (i = 0; i < n; i++) {
 		struct resolve_query *q = resolve_query_of(pfd[i].fd);
 
@@ -513,19 +526,22 @@ resolve_collect(const struct pollfd *pfd, size_t n, int64_t now)
 	}
 	for (f = 0; f < RESOLVE_NFAMILIES; f++)
 		if (resolve_family_pending((enum resolve_family)f) &&
-		    now >= resolve_state.query[f].try_until)
+		    now >= resolve_state->query[f].try_until)
 			resolve_try_failed(
-			    &resolve_state.query[f], DNS_IGNORE, now);
-	done = resolve_state.fresh;
-	resolve_state.fresh = 0;
+			    &resolve_state->query[f], DNS_IGNORE, now);
+	done = resolve_state->fresh;
+	resolve_state->fresh = 0;
 	return done;
 }
 
 const struct dns_addrs *
 resolve_answer(enum resolve_family f)
 {
-	const struct resolve_query *q = &resolve_state.query[f];
+	const struct resolve_query *q;
 
+	if (resolve_state == NULL)
+		return NULL;
+	q = &resolve_state->query[f];
 	return q->stage == RESOLVE_DONE && q->verdict == DNS_ANSWER &&
 		q->addrs.n > 0
 	    ? &q->addrs
@@ -535,8 +551,11 @@ resolve_answer(enum resolve_family f)
 int
 resolve_family_pending(enum resolve_family f)
 {
-	enum resolve_stage s = resolve_state.query[f].stage;
+	enum resolve_stage s;
 
+	if (resolve_state == NULL)
+		return 0;
+	s = resolve_state->query[f].stage;
 	return s != RESOLVE_IDLE && s != RESOLVE_DONE;
 }
 
@@ -552,8 +571,10 @@ resolve_verdict(void)
 {
 	int seen[DNS_BAD + 1] = { 0 }, f;
 
+	if (resolve_state == NULL)
+		return OUT_DNS_FAILURE;
 	for (f = 0; f < RESOLVE_NFAMILIES; f++) {
-		const struct resolve_query *q = &resolve_state.query[f];
+		const struct resolve_query *q = &resolve_state->query[f];
 
 		if (q->local_errno != 0)
 			return OUT_RESOURCES_EXHAUSTED;
@@ -576,13 +597,11 @@ resolve_end(void)
 {
 	int f;
 
-	for (f = 0; f < RESOLVE_NFAMILIES; f++) {
-		struct resolve_query *q = &resolve_state.query[f];
-
-		if (q->stage != RESOLVE_IDLE && q->fd != -1)
-			close(q->fd);
-		q->fd = -1;
-		if (q->stage != RESOLVE_DONE)
-			q->stage = RESOLVE_IDLE;
-	}
+	if (resolve_state == NULL)
+		return;
+	for (f = 0; f < RESOLVE_NFAMILIES; f++)
+		if (resolve_state->query[f].fd != -1)
+			close(resolve_state->query[f].fd);
+	munmap(resolve_state, sizeof(*resolve_state));
+	resolve_state = NULL;
 }

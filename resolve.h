@@ -28,9 +28,10 @@ enum resolve_family {
 /*
  * Starts resolving host (a name, not an address literal): reads the hosts
  * file, and when it does not name host, resolv.conf, and sends both
- * queries.  The state is this module's own: one resolution at a time per
- * process.  Returns 0, or -1 with errno when a descriptor or memory ran
- * out (the caller answers 503).
+ * queries.  The state is this module's own, mapped until resolve_end():
+ * one resolution at a time per process.  Returns 0, or -1 with errno:
+ * EMFILE, ENFILE or ENOMEM when a descriptor or memory ran out (the
+ * caller answers 503), another when the hosts file cannot be read.
  */
 int resolve_start(const char *host);
 
@@ -55,7 +56,7 @@ int resolve_collect(const struct pollfd *pfd, size_t n, int64_t now);
 /*
  * The addresses a finished family's query gave (4 bytes each for
  * RESOLVE_V4, 16 for RESOLVE_V6), or NULL when it gave none or is not
- * finished.  Owned by this module until the next resolve_start().
+ * finished.  Owned by this module until resolve_end().
  */
 const struct dns_addrs *resolve_answer(enum resolve_family f);
 
@@ -73,8 +74,9 @@ int resolve_pending(void);
 enum outcome resolve_verdict(void);
 
 /*
- * Ends the resolution: closes every socket it holds, so nothing of it is
- * left in the process (a --reuse child serves again after it).
+ * Ends the resolution: closes every socket it holds and unmaps its state,
+ * so nothing of it is left in the process (a --reuse child serves again
+ * after it, and no name or answer of it stays in memory).
  */
 void resolve_end(void);
 

@@ -31,10 +31,13 @@
  * writes is a page per held tunnel, and most of it is never written.  The
  * request, the dial result (its tried list last) and the start of the
  * head share the page where the session starts, after the few bytes of
- * .data; the head's long tail and the user (written only with
- * --auth-file) lead to the page where the client, the flags and the first
- * fields of the options lie.  The options' rarely written lists come
- * last.  Checked with /proc/PID/pagemap (docs/benchmarks.md, PSS).
+ * .data; the head's long tail, the user (written only with --auth-file)
+ * and the PROXY header (only with --proxy-protocol) lead to the page where
+ * the client, the flags and the first fields of the options lie.  The
+ * options' rarely written lists come last.  This still depends on where
+ * the linker puts the session after .data (a session 160 bytes into its
+ * page has the client straddle a boundary without the PROXY header before
+ * it); checked with /proc/PID/pagemap (docs/benchmarks.md, PSS).
  */
 struct session {
 	struct request req;
@@ -42,6 +45,7 @@ struct session {
 	/* The PROXY header, the request head and early bytes. */
 	char head[PP_HEADER_MAX + REQ_HEAD_MAX];
 	char user[AUTH_USER_MAX]; /* the authenticated user, for the log */
+	struct pp_header pp; /* with --proxy-protocol */
 	struct launch client;
 	size_t head_got; /* bytes in head[] */
 	size_t pp_len; /* bytes of the PROXY header at the start of head */
@@ -69,7 +73,6 @@ struct session {
 	int64_t connect_deadline; /* for the parent: the dial and its answer */
 	struct upstream_reply up_reply; /* its answer's head, as parsed */
 	char via[LOG_ADDR_MAX]; /* the parent's address, for the log */
-	struct pp_header pp; /* with --proxy-protocol */
 	struct options opt;
 };
 
