@@ -199,6 +199,12 @@ serve_listener(struct session *s, int lfd, const char *err)
 	(void)log_relay_open();
 	if (confine_as(s, SANDBOX_LISTENER) != OUT_OK)
 		return EXIT_FAILURE;
+	/* Said once, at the start, where the admin looks; each line has it. */
+	if (sandbox_landlock_gap() != NULL)
+		log_warnx(
+		    "sandbox: no Landlock (%s); serving under the seccomp "
+		    "filter alone (--sandbox=full would refuse)",
+		    sandbox_landlock_gap());
 	if ((rc = exit_status(server_run(lfd, &lim, &conn))) != -1)
 		return rc;
 	return child_exit(serve_child(s, conn));

@@ -463,6 +463,9 @@ log_record(const struct log_record *r)
 	log_put(&l, "end", r->end != NULL ? r->end : "-", LOG_WORD_MAX);
 	log_put(&l, "closed_by", r->closed_by != NULL ? r->closed_by : "-",
 	    LOG_WORD_MAX);
+	/* Only when --sandbox auto had to go without it: the admin's cue. */
+	if (r->landlock != NULL)
+		log_put(&l, "landlock", r->landlock, LOG_WORD_MAX);
 	log_put_list(&l, "tried",
 	    r->tried != NULL && r->tried[0] != '\0' ? r->tried : "-",
 	    LOG_TRIED_MAX);

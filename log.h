@@ -26,6 +26,7 @@ struct log_record {
 	const char *rcode; /* DNS rcode behind dns_error, or NULL */
 	const char *end; /* why it ended, or NULL */
 	const char *closed_by; /* who sent the first FIN, or NULL */
+	const char *landlock; /* why there is no Landlock (auto), or NULL */
 	const char *tried; /* dial attempts "addr=result,...", or NULL */
 	uint64_t up; /* client -> target bytes */
 	uint64_t down; /* target -> client bytes */

@@ -134,8 +134,9 @@ static const struct options_spec options_table[] = {
 	    "journal under systemd, else stderr), journal,\n"
 	    "syslog or stderr" },
 	[OPT_SANDBOX] = { "sandbox", 'Z', "mode", 1,
-	    "full (seccomp and Landlock, the default),\n"
-	    "seccomp (a kernel without Landlock) or off" },
+	    "auto (the default: seccomp, and Landlock\n"
+	    "where the system allows it), full (both, or\n"
+	    "refuse to serve), seccomp or off" },
 	[OPT_CONFIG] = { "config", 'f', "file", 0,
 	    "read options from FILE, one per line, where\n"
 	    "this option stands: later options win;\n"
@@ -534,7 +535,7 @@ options_apply(enum options_id id, const char *arg, struct options *opt,
 	case OPT_SANDBOX:
 		if (sandbox_parse_mode(arg, &opt->sandbox) == 0)
 			return 0;
-		return options_why(why, size, "not full, seccomp or off");
+		return options_why(why, size, "not auto, full, seccomp or off");
 	case OPT_CONFIG:
 	case OPT_HELP:
 	case OPT_VERSION:
@@ -565,7 +566,7 @@ options_defaults(struct options *opt)
 	opt->max_children = 1024;
 	opt->spares = OPTIONS_SPARES_DEFAULT;
 	opt->reuse = 1;
-	opt->sandbox = SANDBOX_FULL;
+	opt->sandbox = SANDBOX_AUTO;
 	opt->config = NULL;
 	opt->log_sink = LOG_SINK_AUTO;
 	/* Zero already unless set before: written only then (options.h). */

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "record.h"
 #include "relay.h"
+#include "sandbox.h"
 #include "util.h"
 
 /*
@@ -47,6 +48,7 @@ record_fill(const struct session *s, struct log_record *rec)
 			rec->closed_by = relay_side_name(s->relay.closed_by);
 	}
 	rec->down += s->early_down;
+	rec->landlock = sandbox_landlock_gap();
 	rec->tried = s->dialled ? s->dial.tried : NULL;
 	rec->dns_ms = s->dialled ? s->dial.dns_ms : -1;
 	rec->connect_ms = s->dialled ? s->connect_ms : -1;

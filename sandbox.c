@@ -103,11 +103,21 @@ static int sandbox_armed; /* the handler is installed (a child inherits it) */
  * kernel copies the filter, so a child knows what it already runs under.
  */
 static int sandbox_under_listener;
+/* --sandbox auto without Landlock: why (sandbox_landlock_gap()). */
+static const char *sandbox_ll_gap;
+
+const char *
+sandbox_landlock_gap(void)
+{
+	return sandbox_ll_gap;
+}
 
 int
 sandbox_parse_mode(const char *text, enum sandbox_mode *mode)
 {
-	if (strcmp(text, "full") == 0)
+	if (strcmp(text, "auto") == 0)
+		*mode = SANDBOX_AUTO;
+	else if (strcmp(text, "full") == 0)
 		*mode = SANDBOX_FULL;
 	else if (strcmp(text, "seccomp") == 0)
 		*mode = SANDBOX_SECCOMP;
@@ -1077,7 +1087,57 @@ sandbox_landlock_rules(
 	return 0;
 }
 
-/* Applies Landlock; -1 with a message when the kernel has none. */
+/*
+ * Why a Landlock call failed, when the system does not offer Landlock
+ * rather than a step going wrong: "refused", "absent", "disabled" (see
+ * sandbox_landlock_gap()), or NULL.
+ */
+static const char *
+sandbox_landlock_missing(int err)
+{
+	switch (err) {
+	case EPERM:
+		return "refused";
+	case ENOSYS:
+		return "absent";
+	case EOPNOTSUPP:
+		return "disabled";
+	default:
+		return NULL;
+	}
+}
+
+/* The message for a Landlock the system does not offer, by its errno. */
+static int
+sandbox_landlock_unavailable(char *err, size_t errsize, int e)
+{
+	switch (e) {
+	case EPERM:
+		return sandbox_fail(err, errsize,
+		    "Landlock's calls were refused (%s): a seccomp filter "
+		    "of the container or service manager forbids them, as "
+		    "systemd-nspawn's does; allow them, or run with "
+		    "--sandbox=auto",
+		    strerror(e));
+	case ENOSYS:
+		return sandbox_fail(err, errsize,
+		    "the kernel has no Landlock (%s): it needs Linux 5.13 or "
+		    "later built with CONFIG_SECURITY_LANDLOCK; or run with "
+		    "--sandbox=auto",
+		    strerror(e));
+	case EOPNOTSUPP:
+		return sandbox_fail(err, errsize,
+		    "the kernel has Landlock, disabled at boot: add landlock "
+		    "to lsm=, or run with --sandbox=auto");
+	default:
+		return sandbox_fail(err, errsize, "Landlock: %s", strerror(e));
+	}
+}
+
+/*
+ * Applies Landlock; -1 with a message when the system does not offer it
+ * (errno EPERM, ENOSYS or EOPNOTSUPP) or a step fails.
+ */
 static int
 sandbox_landlock(
     const struct sandbox *sb, enum sandbox_role role, char *err, size_t errsize)
@@ -1087,12 +1147,11 @@ sandbox_landlock(
 	int abi, ruleset, rc, saved;
 
 	if ((abi = sandbox_landlock_abi()) == -1)
-		return sandbox_fail(err, errsize,
-		    "the kernel has no Landlock (%s): boot it with landlock "
-		    "in lsm=, or run with --sandbox=seccomp",
-		    errno == EOPNOTSUPP ? "disabled at boot" : strerror(errno));
+		return sandbox_landlock_unavailable(err, errsize, errno);
 	size = sandbox_landlock_attr(abi, &attr);
 	ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
+	if (ruleset == -1 && sandbox_landlock_missing(errno) != NULL)
+		return sandbox_landlock_unavailable(err, errsize, errno);
 	if (ruleset == -1)
 		return sandbox_fail(
 		    err, errsize, "Landlock ruleset: %s", strerror(errno));
@@ -1107,6 +1166,27 @@ sandbox_landlock(
 	close(ruleset);
 	errno = saved;
 	return rc;
+}
+
+/*
+ * Landlock as the mode asks: SANDBOX_FULL requires it; SANDBOX_AUTO goes
+ * on without it where the system does not offer it (Landlock's own
+ * documentation asks for best effort), noting why for the log.
+ */
+static int
+sandbox_landlock_best(
+    const struct sandbox *sb, enum sandbox_role role, char *err, size_t errsize)
+{
+	const char *gap;
+
+	sandbox_ll_gap = NULL;
+	if (sandbox_landlock(sb, role, err, errsize) == 0)
+		return 0;
+	if (sb->mode != SANDBOX_AUTO ||
+	    (gap = sandbox_landlock_missing(errno)) == NULL)
+		return -1;
+	sandbox_ll_gap = gap;
+	return 0;
 }
 
 /* Installs the SIGSYS handler once; a forked child keeps its parent's. */
@@ -1282,8 +1362,8 @@ sandbox_apply(
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		return sandbox_fail(
 		    err, errsize, "no_new_privs: %s", strerror(errno));
-	if (sb->mode == SANDBOX_FULL &&
-	    sandbox_landlock(sb, role, err, errsize) == -1)
+	if ((sb->mode == SANDBOX_FULL || sb->mode == SANDBOX_AUTO) &&
+	    sandbox_landlock_best(sb, role, err, errsize) == -1)
 		return -1;
 	if (sandbox_arm(sb->log_fd) == -1)
 		return sandbox_fail(

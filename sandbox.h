@@ -15,6 +15,8 @@
 
 /* --sandbox: how much of the sandbox is required. */
 enum sandbox_mode {
+	/* seccomp always, Landlock where the system lets us (the default) */
+	SANDBOX_AUTO,
 	SANDBOX_FULL, /* seccomp and Landlock, or refuse to serve */
 	SANDBOX_SECCOMP, /* seccomp only: the kernel has no Landlock */
 	SANDBOX_OFF, /* nothing: the launcher's confinement only */
@@ -48,15 +50,24 @@ void sandbox_init(struct sandbox *sb, enum sandbox_mode mode, int log_fd);
 int sandbox_allow_file(struct sandbox *sb, const char *path);
 
 /*
- * Parses a --sandbox value: "full", "seccomp" or "off".  Returns 0, or -1
- * with errno EINVAL.
+ * Parses a --sandbox value: "auto", "full", "seccomp" or "off".  Returns
+ * 0, or -1 with errno EINVAL.
  */
 int sandbox_parse_mode(const char *text, enum sandbox_mode *mode);
 
 /*
+ * With --sandbox auto, why this process runs without Landlock: "refused"
+ * (its calls fail with EPERM: a container's or service manager's seccomp
+ * filter), "absent" (ENOSYS: a kernel without it) or "disabled" (not in
+ * lsm= at boot); NULL when Landlock is applied or was not asked for.
+ */
+const char *sandbox_landlock_gap(void);
+
+/*
  * Confines the calling process for its role, irreversibly: resource
- * limits, no new privileges, Landlock (in SANDBOX_FULL mode) and the
- * seccomp filter, whose forbidden calls are logged and kill the process.
+ * limits, no new privileges, Landlock (SANDBOX_FULL; SANDBOX_AUTO where
+ * the system has it and lets us use it, at the highest ABI the kernel
+ * offers, see sandbox_landlock_gap()) and the seccomp filter, whose forbidden calls are logged and kill the process.
  * A child of a confined listener calls it again as a connection and is
  * confined further, with a short filter that adds to the listener's only
  * what a connection refuses (the result is the same).  Nothing is done in SANDBOX_OFF mode.  Returns 0, or -1

@@ -238,9 +238,69 @@ _serving_child() {
 	! grep -a connectd stderr || fail "wrote to fd 2"
 }
 
-@test "a kernel without Landlock: 500 and a log line, nothing served; --sandbox=seccomp serves" {
-	refused_without landlock accept seccomp \
-		'^connectd: sandbox: the kernel has no Landlock (disabled at boot): .*--sandbox=seccomp; not serving$'
+# full_refused_without KIND LOG_RE : where Landlock is KIND (a nofeature
+# mode), --sandbox=full answers 500, logs LOG_RE and exits 1
+full_refused_without() {
+	start_target echo
+	wrap_connectd "$NOFEATURE $1"
+	start_proxy accept --sandbox=full --allow-port "$TPORT"
+	expect_error 500 internal_error "$REQ"
+	CASES_RUN=0 # (report_cases would want exit 0)
+	wait_log 1
+	log_lines | grep -q "$2" || fail "$(cat "$PROXY_LOG")"
+	grep -q ' died with code 1$' "$PROXY_LOG" || fail "$(cat "$PROXY_LOG")"
+}
+
+@test "--sandbox=full where Landlock is disabled at boot: 500, and the log says add it to lsm=" {
+	full_refused_without landlock \
+		'^connectd: sandbox: the kernel has Landlock, disabled at boot: add landlock to lsm=, or run with --sandbox=auto; not serving$'
+}
+
+@test "--sandbox=full on a kernel without Landlock: 500, and the log says the kernel lacks it" {
+	full_refused_without landlock-absent \
+		'^connectd: sandbox: the kernel has no Landlock (Function not implemented): it needs Linux 5.13 .*--sandbox=auto; not serving$'
+}
+
+@test "--sandbox=full where a container refuses Landlock's calls (EPERM): 500, and the log tells a refusal from a missing kernel" {
+	full_refused_without landlock-refused \
+		"^connectd: sandbox: Landlock's calls were refused (Operation not permitted): a seccomp filter of the container .*--sandbox=auto; not serving\$"
+}
+
+@test "by default (auto), wherever Landlock is missing: tunnels served under the seccomp filter, and each log line says why" {
+	local kind pid why real=$CONNECTD
+	for kind in landlock landlock-absent landlock-refused; do
+		echo "# $kind"
+		start_target echo
+		CONNECTD=$real
+		wrap_connectd "$NOFEATURE $kind"
+		start_proxy accept --allow-port "$TPORT"
+		expect_tunnel "$REQ"
+		report_cases
+		wait_log 1
+		case $kind in
+		landlock) why=disabled ;;
+		landlock-absent) why=absent ;;
+		landlock-refused) why=refused ;;
+		esac
+		log_lines | grep -q " status=200 .* landlock=$why " || fail "$kind: $(log_lines)"
+		# confined all the same: no_new_privs and our filter over nofeature's
+		idle_client
+		wait_connectd_count 1
+		pid=$(connectd_pids)
+		expect_confined "$pid" 2
+		# and no warning line per connection: the field says it
+		! grep -a 'sandbox:' "$PROXY_LOG" || fail "a warning per connection"
+		common_teardown || true
+	done
+}
+
+@test "where Landlock works, the log line has no landlock= field" {
+	start_target echo
+	start_proxy accept --allow-port "$TPORT"
+	expect_tunnel "$REQ"
+	report_cases
+	wait_log 1
+	! log_lines | grep -q ' landlock=' || fail "$(log_lines)"
 }
 
 @test "a kernel without seccomp filters: 500 and a log line; --sandbox=off serves" {
@@ -248,21 +308,41 @@ _serving_child() {
 		'^connectd: sandbox: seccomp filter: Invalid argument (a kernel without CONFIG_SECCOMP_FILTER); run with --sandbox=off to serve unconfined; not serving$'
 }
 
-@test "high-rate mode on a kernel without Landlock: the parent does not start, exit 1" {
+@test "high-rate mode, --sandbox=full, where a container refuses Landlock: the parent does not start, exit 1" {
 	local port
 	port=$(free_port)
-	wrap_connectd "$NOFEATURE landlock"
-	run timeout 10 "$CONNECTD" --listen "127.0.0.1:$port"
+	wrap_connectd "$NOFEATURE landlock-refused"
+	run timeout 10 "$CONNECTD" --listen "127.0.0.1:$port" --sandbox=full
 	echo "$output"
 	((status == 1))
-	[[ $output == *'sandbox: the kernel has no Landlock (disabled at boot)'* ]]
+	[[ $output == *"sandbox: Landlock's calls were refused (Operation not permitted)"* ]]
 }
 
-@test "--sandbox takes full, seccomp or off; anything else is a usage error" {
+@test "high-rate mode by default where a container refuses Landlock: says so once at start, then serves confined" {
+	start_target echo
+	wrap_connectd "$NOFEATURE landlock-refused"
+	PPORT=$(free_port)
+	PROXY_LOG=$BATS_TEST_TMPDIR/server.err
+	bg server "$CONNECTD" --listen "127.0.0.1:$PPORT" "${LAB_RULES[@]}" --allow-port "$TPORT"
+	wait_until 10 _has_child "$BG_PID" || fail "no spare: $(cat "$PROXY_LOG")"
+	local i
+	for i in 1 2 3; do
+		expect_tunnel "$REQ"
+	done
+	report_cases
+	wait_log 3
+	(($(grep -ac 'sandbox: no Landlock (refused); serving under the seccomp filter alone' "$PROXY_LOG") == 1)) ||
+		fail "not said exactly once: $(cat "$PROXY_LOG")"
+	(($(log_lines | grep -c ' status=200 .* landlock=refused ') == 3)) || fail "$(log_lines)"
+	# the parent under nofeature's filter and its own
+	expect_confined "$BG_PID" 2
+}
+
+@test "--sandbox takes auto, full, seccomp or off; anything else is a usage error" {
 	run "$CONNECTD" --sandbox=strict
 	echo "$output"
 	((status == 2))
-	[[ $output == *'--sandbox strict: not full, seccomp or off'* ]]
+	[[ $output == *'--sandbox strict: not auto, full, seccomp or off'* ]]
 }
 
 # listen_violable [connectd args...] : connectd --listen on a free port with

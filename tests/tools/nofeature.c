@@ -5,6 +5,12 @@
  *
  *   nofeature landlock CMD...   landlock_create_ruleset: EOPNOTSUPP (the
  *                               kernel has Landlock, not enabled at boot)
+ *   nofeature landlock-absent CMD...
+ *                               landlock_create_ruleset: ENOSYS (a kernel
+ *                               before 5.13, or built without it)
+ *   nofeature landlock-refused CMD...
+ *                               every Landlock call: EPERM (a container's
+ *                               seccomp filter, as systemd-nspawn 252's)
  *   nofeature seccomp CMD...    seccomp(2) and PR_SET_SECCOMP: EINVAL (no
  *                               CONFIG_SECCOMP_FILTER)
  *
@@ -35,6 +41,22 @@ static struct sock_filter no_landlock[] = {
 	ALLOW,
 };
 
+static struct sock_filter absent_landlock[] = {
+	LD_NR,
+	FAIL(__NR_landlock_create_ruleset, ENOSYS),
+	FAIL(__NR_landlock_add_rule, ENOSYS),
+	FAIL(__NR_landlock_restrict_self, ENOSYS),
+	ALLOW,
+};
+
+static struct sock_filter refused_landlock[] = {
+	LD_NR,
+	FAIL(__NR_landlock_create_ruleset, EPERM),
+	FAIL(__NR_landlock_add_rule, EPERM),
+	FAIL(__NR_landlock_restrict_self, EPERM),
+	ALLOW,
+};
+
 /* PR_SET_SECCOMP is prctl's option 22, its first argument. */
 static struct sock_filter no_seccomp[] = {
 	LD_NR,
@@ -56,6 +78,13 @@ main(int argc, char *argv[])
 	if (strcmp(argv[1], "landlock") == 0) {
 		prog.filter = no_landlock;
 		prog.len = sizeof(no_landlock) / sizeof(no_landlock[0]);
+	} else if (strcmp(argv[1], "landlock-absent") == 0) {
+		prog.filter = absent_landlock;
+		prog.len = sizeof(absent_landlock) / sizeof(absent_landlock[0]);
+	} else if (strcmp(argv[1], "landlock-refused") == 0) {
+		prog.filter = refused_landlock;
+		prog.len = sizeof(refused_landlock) /
+		    sizeof(refused_landlock[0]);
 	} else if (strcmp(argv[1], "seccomp") == 0) {
 		prog.filter = no_seccomp;
 		prog.len = sizeof(no_seccomp) / sizeof(no_seccomp[0]);
