@@ -1354,6 +1354,15 @@ int
 sandbox_apply(
     const struct sandbox *sb, enum sandbox_role role, char *err, size_t errsize)
 {
+	/*
+	 * Whatever the mode: no other process of our user may read this
+	 * one's memory (/proc/PID/mem, ptrace(2)), which holds tunnels'
+	 * bytes and credentials.  A child of the listener inherits it (and
+	 * the listener's filter allows it no such prctl(2)).
+	 */
+	if (!sandbox_under_listener && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		return sandbox_fail(
+		    err, errsize, "not dumpable: %s", strerror(errno));
 	if (sb->mode == SANDBOX_OFF)
 		return 0;
 	if (sandbox_limits(role, err, errsize) == -1)

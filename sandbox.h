@@ -64,16 +64,18 @@ int sandbox_parse_mode(const char *text, enum sandbox_mode *mode);
 const char *sandbox_landlock_gap(void);
 
 /*
- * Confines the calling process for its role, irreversibly: resource
- * limits, no new privileges, Landlock (SANDBOX_FULL; SANDBOX_AUTO where
- * the system has it and lets us use it, at the highest ABI the kernel
- * offers, see sandbox_landlock_gap()) and the seccomp filter, whose forbidden calls are logged and kill the process.
- * A child of a confined listener calls it again as a connection and is
- * confined further, with a short filter that adds to the listener's only
- * what a connection refuses (the result is the same).  Nothing is done in SANDBOX_OFF mode.  Returns 0, or -1
- * with errno and a message in err (of errsize bytes) when the kernel lacks a
- * feature the mode requires or a step fails: the caller must not serve.
- * errno EMFILE or ENFILE means there was no descriptor to build it with.
+ * Confines the calling process for its role, irreversibly: not dumpable,
+ * resource limits, no new privileges, Landlock (SANDBOX_FULL; SANDBOX_AUTO
+ * where the system has it and lets us use it, at the highest ABI the
+ * kernel offers, see sandbox_landlock_gap()) and the seccomp filter, whose
+ * forbidden calls are logged and kill the process.  A child of a confined
+ * listener calls it again as a connection and is confined further, with a
+ * short filter that adds to the listener's only what a connection refuses
+ * (the result is the same).  SANDBOX_OFF makes the process not dumpable
+ * and nothing else.  Returns 0, or -1 with errno and a message in err (of
+ * errsize bytes) when the kernel lacks a feature the mode requires or a
+ * step fails: the caller must not serve.  errno EMFILE or ENFILE means
+ * there was no descriptor to build it with.
  */
 int sandbox_apply(const struct sandbox *sb, enum sandbox_role role, char *err,
     size_t errsize);

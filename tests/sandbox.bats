@@ -422,3 +422,41 @@ _log_has() { (($(grep -c "$1" "$PROXY_LOG") >= $2)); }
 @test "high-rate mode: nor can a spare (--spares 2)" {
 	expect_children_refuse 2
 }
+
+# _not_dumpable PID : PID runs as nobody, its /proc files are root's (as
+# for every process that is not dumpable), and another process of nobody
+# cannot open its memory
+_not_dumpable() {
+	local pid=$1
+	[[ $(status_field "$pid" Uid) == 65534 ]] || fail "$pid does not run as nobody"
+	[[ $(stat -c %u "/proc/$pid/mem") == 0 ]] ||
+		fail "$pid is dumpable: /proc/$pid/mem belongs to $(stat -c %U "/proc/$pid/mem")"
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$PY" -c \
+		'import sys; open("/proc/%s/mem" % sys.argv[1], "rb").close()' "$pid"
+	((status != 0)) || fail "another process of nobody opened $pid's memory"
+}
+
+@test "not dumpable in every mode: another process of the same user cannot read a connection's or a parent's memory" {
+	local mode pid real=$CONNECTD
+	for mode in auto off; do
+		echo "# --sandbox=$mode"
+		start_target echo
+		CONNECTD=$real
+		wrap_connectd "setpriv --reuid=65534 --regid=65534 --clear-groups"
+		start_proxy accept --allow-port "$TPORT" "--sandbox=$mode"
+		idle_client
+		wait_connectd_count 1
+		pid=$(connectd_pids)
+		_not_dumpable "$pid"
+		common_teardown || true
+	done
+	# the high-rate parent, and a spare it forked
+	CONNECTD=$real
+	PPORT=$(free_port)
+	PROXY_LOG=$BATS_TEST_TMPDIR/server.err
+	bg server setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$CONNECTD" --listen "127.0.0.1:$PPORT" --allow-port 443
+	wait_until 10 _has_child "$BG_PID" || fail "no spare: $(cat "$PROXY_LOG")"
+	_not_dumpable "$BG_PID"
+	_not_dumpable "$(pgrep -P "$BG_PID" | head -n 1)"
+}
