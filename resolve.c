@@ -445,8 +445,13 @@ resolve_start(const char *host)
 	h.found = 0;
 	h.v6 = &resolve_state->query[RESOLVE_V6].addrs;
 	h.v4 = &resolve_state->query[RESOLVE_V4].addrs;
-	if (resolve_each_line(RESOLVE_HOSTS, resolve_hosts_line, &h) == -1)
+	if (resolve_each_line(RESOLVE_HOSTS, resolve_hosts_line, &h) == -1) {
+		int saved = errno;
+
+		resolve_end();
+		errno = saved;
 		return -1;
+	}
 	if (!h.found) {
 		resolve_ask(host, util_now_ms());
 		return 0;
